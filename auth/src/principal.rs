@@ -1,0 +1,49 @@
+//! Who a caller is once their token has been checked.
+
+use switchboard_api::Role;
+
+/// How a principal proved itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A stored `sb_…` token.
+    Token,
+    /// The configured `auth.admin_token`.
+    AdminToken,
+    /// No token, allowed by `auth.allow_anonymous`.
+    Anonymous,
+}
+
+/// A verified identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// How it was proven.
+    pub kind: PrincipalKind,
+    /// The stored token's id (`None` for the admin token and anonymous callers).
+    pub token_id: Option<String>,
+    /// The token's name (or `admin_token` / `anonymous`).
+    pub name: String,
+    /// The role granted.
+    pub role: Role,
+}
+
+impl Principal {
+    /// An anonymous caller with `role`.
+    pub fn anonymous(role: Role) -> Principal {
+        Principal {
+            kind: PrincipalKind::Anonymous,
+            token_id: None,
+            name: "anonymous".to_owned(),
+            role,
+        }
+    }
+
+    /// A stable name for rate limits, idempotency and audit: `token:<id>`, `admin_token`
+    /// or `anonymous`.
+    pub fn key(&self) -> String {
+        match (&self.kind, &self.token_id) {
+            (PrincipalKind::Token, Some(id)) => format!("token:{id}"),
+            (PrincipalKind::AdminToken, _) => "admin_token".to_owned(),
+            _ => "anonymous".to_owned(),
+        }
+    }
+}

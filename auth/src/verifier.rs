@@ -1,0 +1,222 @@
+//! `TokenVerifier`: resolves a presented token to a principal (admin token, cache, store +
+//! argon2), and creates and revokes stored tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use subtle::ConstantTimeEq;
+use switchboard_api::Role;
+use switchboard_storage::{NewToken, Store, now_ms};
+use tokio::sync::Semaphore;
+
+use crate::cache::{CacheHit, TokenDigest, digest};
+use crate::hash::{hash_token, verify_token_hash};
+use crate::{AuthError, Principal, PrincipalKind, VerifiedCache, generate_token, parse_token};
+
+/// argon2 verifications running at once, at most. Each takes ~19 MiB and a core for ~20 ms;
+/// without a bound a flood of uncached tokens would grow memory with the blocking pool.
+const MAX_CONCURRENT_HASHES: usize = 4;
+
+/// What the verifier needs from configuration.
+#[derive(Clone, Default)]
+pub struct VerifierOptions {
+    /// `auth.admin_token`: presenting it gives `admin`.
+    pub admin_token: Option<String>,
+    /// `auth.token_cache_ttl_s`.
+    pub cache_ttl: Duration,
+}
+
+impl std::fmt::Debug for VerifierOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifierOptions")
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("cache_ttl", &self.cache_ttl)
+            .finish()
+    }
+}
+
+/// A token just created: the only time its secret exists outside the caller's hands.
+#[derive(Clone)]
+pub struct CreatedToken {
+    /// Lookup id.
+    pub id: String,
+    /// The whole token, `sb_<id>_<secret>`.
+    pub token: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Expiry, unix ms.
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for CreatedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedToken")
+            .field("id", &self.id)
+            .field("token", &"<redacted>")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resolves tokens to principals. A cheap `Clone` handle.
+#[derive(Debug, Clone)]
+pub struct TokenVerifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    /// SHA-256 of `auth.admin_token`, compared in constant time.
+    admin_digest: Option<TokenDigest>,
+    cache: VerifiedCache,
+    hashing: Semaphore,
+}
+
+impl TokenVerifier {
+    /// A verifier over `store`.
+    pub fn new(store: Store, options: VerifierOptions) -> TokenVerifier {
+        TokenVerifier {
+            inner: Arc::new(Inner {
+                store,
+                admin_digest: options.admin_token.as_deref().map(digest),
+                cache: VerifiedCache::new(options.cache_ttl),
+                hashing: Semaphore::new(MAX_CONCURRENT_HASHES),
+            }),
+        }
+    }
+
+    /// The cache (for inspection).
+    pub fn cache(&self) -> &VerifiedCache {
+        &self.inner.cache
+    }
+
+    /// Resolves a presented token. A wrong, unknown, expired or revoked token is an error,
+    /// never a lesser role.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let presented = digest(token);
+        if let Some(admin) = &self.inner.admin_digest {
+            if bool::from(presented.ct_eq(admin)) {
+                return Ok(Principal {
+                    kind: PrincipalKind::AdminToken,
+                    token_id: None,
+                    name: "admin_token".to_owned(),
+                    role: Role::Admin,
+                });
+            }
+        }
+        let now = now_ms();
+        match self.inner.cache.get(&presented, now) {
+            Some(CacheHit::Valid(principal)) => return Ok(principal),
+            Some(CacheHit::Expired) => return Err(AuthError::Expired),
+            None => {}
+        }
+        let id = parse_token(token).ok_or(AuthError::Invalid)?.id;
+        let record = self
+            .inner
+            .store
+            .get_token(id)
+            .await?
+            .ok_or(AuthError::Invalid)?;
+        let matches = {
+            let _permit = self
+                .inner
+                .hashing
+                .acquire()
+                .await
+                .map_err(|e| AuthError::Internal(e.to_string()))?;
+            let token = token.to_owned();
+            let hash = record.hash.clone();
+            tokio::task::spawn_blocking(move || verify_token_hash(&token, &hash))
+                .await
+                .map_err(|e| AuthError::Internal(format!("verification task: {e}")))?
+        };
+        if !matches {
+            return Err(AuthError::Invalid);
+        }
+        if record.revoked_at.is_some() {
+            return Err(AuthError::Revoked);
+        }
+        if record.expires_at.is_some_and(|at| at <= now) {
+            return Err(AuthError::Expired);
+        }
+        let principal = Principal {
+            kind: PrincipalKind::Token,
+            token_id: Some(record.id.clone()),
+            name: record.name.clone(),
+            role: record.role,
+        };
+        self.inner
+            .cache
+            .insert(presented, principal.clone(), record.expires_at);
+        // Last use is recorded on each full verification, so at most once per cache period.
+        self.inner.store.touch_token(&record.id, now).await?;
+        Ok(principal)
+    }
+
+    /// Creates and stores a token; only its argon2id hash is kept.
+    pub async fn create(
+        &self,
+        name: &str,
+        role: Role,
+        expires_in: Option<Duration>,
+    ) -> Result<CreatedToken, AuthError> {
+        let (id, token) = generate_token()?;
+        let hash = {
+            let token = token.clone();
+            tokio::task::spawn_blocking(move || hash_token(&token))
+                .await
+                .map_err(|e| AuthError::Internal(format!("hashing task: {e}")))??
+        };
+        let created_at = now_ms();
+        let expires_at = expires_in
+            .map(|d| created_at.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+        self.inner
+            .store
+            .insert_token(NewToken {
+                id: id.clone(),
+                name: name.to_owned(),
+                role,
+                hash,
+                created_at,
+                expires_at,
+            })
+            .await?;
+        Ok(CreatedToken {
+            id,
+            token,
+            name: name.to_owned(),
+            role,
+            created_at,
+            expires_at,
+        })
+    }
+
+    /// Revokes a stored token and forgets it in the cache at once. `false` when unknown.
+    pub async fn revoke(&self, id: &str) -> Result<bool, AuthError> {
+        let found = self.inner.store.revoke_token(id, now_ms()).await?;
+        self.inner.cache.evict_token(id);
+        Ok(found)
+    }
+
+    /// On first start: when no admin token is configured and none usable is stored, creates
+    /// one and returns it (to be shown once). `None` when an admin token already exists.
+    pub async fn ensure_admin_token(&self) -> Result<Option<CreatedToken>, AuthError> {
+        if self.inner.admin_digest.is_some()
+            || self.inner.store.has_active_admin_token(now_ms()).await?
+        {
+            return Ok(None);
+        }
+        self.create("bootstrap-admin", Role::Admin, None)
+            .await
+            .map(Some)
+    }
+}

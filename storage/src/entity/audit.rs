@@ -1,0 +1,33 @@
+//! `audit`: who did what, append-only.
+
+use sea_orm::entity::prelude::*;
+
+/// One audit entry.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "audit")]
+pub struct Model {
+    /// Entry id, increasing with time.
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// When, unix ms.
+    pub at: i64,
+    /// Who (user id, token id or `cli`).
+    pub actor: String,
+    /// What (`connect`, `call.denied`, `token.create`, `token.revoke`, `kick`, ...).
+    pub action: String,
+    /// On what (a token id, a connection id, a method).
+    pub target: Option<String>,
+    /// `ok`, `failed` or `denied`.
+    pub outcome: String,
+    /// More detail, never a secret.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub detail: Option<String>,
+    /// The remote address, where there is one.
+    pub remote_addr: Option<String>,
+}
+
+/// No relations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,15 @@
+//! Switchboard's store: sea-orm entities, migrations and the store API. SQLite by default,
+//! PostgreSQL by URL; the only crate that speaks SQL.
+
+pub mod entity;
+mod error;
+pub mod migration;
+mod store;
+
+pub use error::StoreError;
+pub use store::{
+    ApprovalRecord, AuditEntry, AuditQuery, EventRecord, MessageRecord, NewApproval, NewAuditEntry,
+    NewEvent, NewMessage, NewRun, NewSession, NewToken, RunFinish, RunRecord, SessionQuery,
+    SessionRecord, Store, TokenRecord, now_ms,
+};
+pub use switchboard_api::{ApprovalStatus, RunStatus};

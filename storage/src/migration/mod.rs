@@ -1,0 +1,40 @@
+//! Schema migrations, one file per migration, applied in order at `serve` and by
+//! `switchboard migrate`.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_tokens;
+mod m20261122_000002_create_sessions;
+mod m20261122_000003_create_messages;
+mod m20261122_000004_create_runs;
+mod m20261122_000005_create_events;
+mod m20261122_000006_create_approvals;
+mod m20261122_000007_create_audit;
+
+/// Every migration of the store, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_create_tokens::Migration),
+            Box::new(m20261122_000002_create_sessions::Migration),
+            Box::new(m20261122_000003_create_messages::Migration),
+            Box::new(m20261122_000004_create_runs::Migration),
+            Box::new(m20261122_000005_create_events::Migration),
+            Box::new(m20261122_000006_create_approvals::Migration),
+            Box::new(m20261122_000007_create_audit::Migration),
+        ]
+    }
+}
+
+/// A foreign key from `table.session_id` to `sessions.id`, deleting with the session.
+fn session_fk(table: &'static str) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(format!("fk_{table}_session"))
+        .from(table, "session_id")
+        .to("sessions", "id")
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
+}

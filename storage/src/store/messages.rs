@@ -1,0 +1,91 @@
+//! Messages: append (counting them on the session) and page through history.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::Store;
+use crate::StoreError;
+use crate::entity::{message, session};
+
+/// A message to append.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Its session.
+    pub session_id: String,
+    /// The run it belongs to.
+    pub run_id: Option<String>,
+    /// `user`, `assistant`, `tool` or `system`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// `(input_tokens, output_tokens, cost)` of the run, for assistant messages.
+    pub usage: Option<(i64, i64, Option<f64>)>,
+}
+
+/// A stored message.
+pub type MessageRecord = message::Model;
+
+impl Store {
+    /// Appends a message and counts it on its session, in one transaction. Returns the stored
+    /// message with its id.
+    pub async fn append_message(&self, new: NewMessage) -> Result<MessageRecord, StoreError> {
+        let txn = self.conn().begin().await?;
+        let (input, output, cost) = match new.usage {
+            Some((i, o, c)) => (Some(i), Some(o), c),
+            None => (None, None, None),
+        };
+        let stored = message::ActiveModel {
+            id: NotSet,
+            session_id: Set(new.session_id.clone()),
+            run_id: Set(new.run_id),
+            role: Set(new.role),
+            content: Set(new.content),
+            created_at: Set(new.created_at),
+            input_tokens: Set(input),
+            output_tokens: Set(output),
+            cost: Set(cost),
+        };
+        let stored = message::Entity::insert(stored)
+            .exec_with_returning(&txn)
+            .await?;
+        session::Entity::update_many()
+            .col_expr(
+                session::Column::MessageCount,
+                Expr::col(session::Column::MessageCount).add(1),
+            )
+            .col_expr(session::Column::UpdatedAt, Expr::value(new.created_at))
+            .filter(session::Column::Id.eq(new.session_id.as_str()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(stored)
+    }
+
+    /// Up to `limit` messages of a session older than message id `before` (all when `None`),
+    /// oldest first, and whether older ones remain.
+    pub async fn list_messages(
+        &self,
+        session_id: &str,
+        limit: u64,
+        before: Option<i64>,
+    ) -> Result<(Vec<MessageRecord>, bool), StoreError> {
+        let mut find = message::Entity::find().filter(message::Column::SessionId.eq(session_id));
+        if let Some(before) = before {
+            find = find.filter(message::Column::Id.lt(before));
+        }
+        let mut page = find
+            .order_by_desc(message::Column::Id)
+            .limit(limit.saturating_add(1))
+            .all(self.conn())
+            .await?;
+        let has_more = page.len() as u64 > limit;
+        page.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        page.reverse();
+        Ok((page, has_more))
+    }
+}
