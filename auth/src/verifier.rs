@@ -103,15 +103,15 @@ impl TokenVerifier {
     /// never a lesser role.
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
         let presented = digest(token);
-        if let Some(admin) = &self.inner.admin_digest {
-            if bool::from(presented.ct_eq(admin)) {
-                return Ok(Principal {
-                    kind: PrincipalKind::AdminToken,
-                    token_id: None,
-                    name: "admin_token".to_owned(),
-                    role: Role::Admin,
-                });
-            }
+        if let Some(admin) = &self.inner.admin_digest
+            && bool::from(presented.ct_eq(admin))
+        {
+            return Ok(Principal {
+                kind: PrincipalKind::AdminToken,
+                token_id: None,
+                name: "admin_token".to_owned(),
+                role: Role::Admin,
+            });
         }
         let now = now_ms();
         match self.inner.cache.get(&presented, now) {

@@ -61,7 +61,7 @@ impl AgentsConfig {
     fn ensure_main(&mut self) {
         self.defs
             .entry(defaults::MAIN_AGENT.to_owned())
-            .or_insert_with(AgentConfig::default);
+            .or_default();
     }
 }
 

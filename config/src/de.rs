@@ -34,7 +34,7 @@ impl Unit {
         let (count, exact) = match self {
             Unit::Millis => (
                 duration.as_millis(),
-                duration.subsec_nanos() % 1_000_000 == 0,
+                duration.subsec_nanos().is_multiple_of(1_000_000),
             ),
             Unit::Secs => (u128::from(duration.as_secs()), duration.subsec_nanos() == 0),
         };

@@ -62,7 +62,7 @@ impl From<config::ConfigError> for ConfigError {
                 format!("invalid type: {unexpected}, expected {expected}"),
             ),
             config::ConfigError::Message(message) => keyed("", message),
-            config::ConfigError::NotFound(key) => Self::invalid(key, "missing"),
+            config::ConfigError::NotFound(key) => Self::invalid(key, "required but missing"),
             other => Self::Load(other.to_string()),
         }
     }

@@ -120,7 +120,7 @@ macro_rules! named_enum {
 }
 
 named_enum! {
-    /// What runs an agent (`agents.<id>.kind`).
+    /// What runs an agent (`agents.<id>.kind`); `echo` by default.
     AgentKind, "agent kind", default Echo {
         /// Built in: replies with the user's message, one `chat` event per word.
         Echo => "echo",
@@ -142,7 +142,7 @@ named_enum! {
 }
 
 named_enum! {
-    /// How log lines are written (`log.format`).
+    /// How log lines are written (`log.format`); `pretty` by default.
     LogFormat, "log format", default Pretty {
         /// Human-readable, coloured when the output is a terminal.
         Pretty => "pretty",

@@ -1,1 +1,16 @@
-//! it
+//! Switchboard's one integration-test binary: real servers on ephemeral ports, real sockets,
+//! real files and processes. Each module is one area of the specification.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod backends;
+mod cli;
+mod config;
+mod serve;
+mod store;
+mod tokens;

@@ -1,1 +1,14 @@
-//! placeholder
+//! The test harness: a real Switchboard on an ephemeral port (in-process or as the built
+//! binary), a plain HTTP client over a real socket, and PostgreSQL discovery for the tests
+//! that run on both stores.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod binary;
+pub mod http;
+pub mod postgres;
+pub mod server;
+
+pub use binary::switchboard_binary;
+pub use postgres::{PgDatabase, pg_database};
+pub use server::TestServer;
