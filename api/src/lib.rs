@@ -1,7 +1,17 @@
-//! Switchboard's wire contract: roles, error codes, frames, methods and events. No I/O.
+//! Switchboard's wire contract: roles, error codes, the method catalogue, the methods as
+//! jsonrpsee `#[rpc]` traits with their param and result types, and run states. No I/O.
 
+pub mod catalogue;
+mod error;
 mod role;
+pub mod rpc;
 mod status;
+pub mod types;
 
+pub use catalogue::{Access, CATALOGUE, MethodSpec};
+pub use error::{ErrorCode, ErrorData};
 pub use role::{ParseRoleError, Role};
 pub use status::{ApprovalStatus, RunStatus};
+
+/// The protocol version of the frame protocol (GoClaw / OpenClaw protocol 3).
+pub const PROTOCOL_VERSION: u32 = 3;

@@ -3,13 +3,19 @@
 //! The library exposes [`run`], which serves a bound listener until a shutdown future
 //! resolves; `main` only parses the command line, sets up logging and handles signals.
 
+mod audit;
 pub mod cli;
+pub mod connections;
+pub mod gate;
 pub mod http;
 mod logging;
+pub mod methods;
+pub mod rpc;
 mod serve;
 mod shutdown;
 mod state;
+pub mod ws;
 
-pub use serve::{Server, run};
+pub use serve::{Server, run, serve_router};
 pub use shutdown::shutdown_signal;
 pub use state::AppState;

@@ -61,7 +61,15 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state);
+    serve_router(listener, router(state), shutdown).await
+}
+
+/// Serves a router built by [`crate::http`] (with the peer address every endpoint needs).
+pub async fn serve_router(
+    listener: TcpListener,
+    app: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

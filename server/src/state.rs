@@ -3,9 +3,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use switchboard_auth::TokenVerifier;
+use switchboard_auth::{TokenVerifier, VerifierOptions};
 use switchboard_config::Config;
 use switchboard_storage::Store;
+
+use crate::audit::AuditLog;
+use crate::connections::ConnectionRegistry;
+use crate::gate::FailedAuthLimiter;
 
 /// Everything the gateway shares between connections.
 #[derive(Debug, Clone)]
@@ -16,16 +20,24 @@ pub struct AppState {
     pub store: Store,
     /// Token verification with its cache.
     pub verifier: TokenVerifier,
+    /// Live connections.
+    pub connections: ConnectionRegistry,
+    /// The audit writer.
+    pub audit: AuditLog,
+    /// Failed authentications per remote address.
+    pub failed_auth: Arc<FailedAuthLimiter>,
     /// When the server started, for `uptime_s`.
     pub started: Instant,
+    /// This process's id, fresh at every start (for `status`).
+    pub node_id: Arc<str>,
 }
 
 impl AppState {
-    /// State over an open, migrated store.
+    /// State over an open, migrated store. Starts the audit writer, so it needs a runtime.
     pub fn new(config: Config, store: Store) -> AppState {
         let verifier = TokenVerifier::new(
             store.clone(),
-            switchboard_auth::VerifierOptions {
+            VerifierOptions {
                 admin_token: config
                     .auth
                     .admin_token
@@ -34,11 +46,32 @@ impl AppState {
                 cache_ttl: config.auth.token_cache_ttl(),
             },
         );
+        let failed_auth = Arc::new(FailedAuthLimiter::new(config.auth.failed_per_minute));
         AppState {
+            audit: AuditLog::start(store.clone()),
             config: Arc::new(config),
             store,
             verifier,
+            connections: ConnectionRegistry::default(),
+            failed_auth,
             started: Instant::now(),
+            node_id: node_id().into(),
         }
     }
+
+    /// The role of a caller without a token, when anonymous callers are allowed.
+    pub fn anonymous_role(&self) -> Option<switchboard_api::Role> {
+        self.config
+            .allow_anonymous()
+            .then(|| self.config.anonymous_role())
+    }
+}
+
+fn node_id() -> String {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::fill(&mut bytes);
+    format!(
+        "node-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }

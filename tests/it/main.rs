@@ -11,6 +11,8 @@
 mod backends;
 mod cli;
 mod config;
+mod frames;
+mod gate;
 mod serve;
 mod store;
 mod tokens;

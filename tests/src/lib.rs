@@ -1,14 +1,16 @@
 //! The test harness: a real Switchboard on an ephemeral port (in-process or as the built
-//! binary), a plain HTTP client over a real socket, and PostgreSQL discovery for the tests
-//! that run on both stores.
+//! binary), WebSocket clients for both protocols, a plain HTTP client over a real socket, and
+//! PostgreSQL discovery for the tests that run on both stores.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod binary;
+pub mod frames;
 pub mod http;
 pub mod postgres;
 pub mod server;
 
 pub use binary::switchboard_binary;
+pub use frames::{Closed, WsClient, connect_params};
 pub use postgres::{PgDatabase, pg_database};
 pub use server::TestServer;

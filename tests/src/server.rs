@@ -67,6 +67,21 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
+    /// A token with `role`, created through the verifier (as `tokens.create` would).
+    pub async fn token(&self, role: switchboard_api::Role) -> String {
+        self.state
+            .verifier
+            .create(&format!("test-{role}"), role, None)
+            .await
+            .unwrap()
+            .token
+    }
+
+    /// `ws://ADDR/rpc`.
+    pub fn rpc_ws_url(&self) -> String {
+        format!("ws://{}/rpc", self.addr)
+    }
+
     /// Stops the server and waits for it to finish.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -1,0 +1,123 @@
+//! The methods as jsonrpsee `#[rpc]` traits, one per family: the server implements the
+//! `…Server` traits; with the `client` feature, `…Client` gives a typed client over any
+//! jsonrpsee transport. Object params (`param_kind = map`) throughout.
+
+#![allow(missing_docs)] // the macro generates items that cannot carry docs
+
+use jsonrpsee::core::RpcResult;
+use jsonrpsee::proc_macros::rpc;
+
+use crate::Role;
+use crate::types::{
+    AuditList, ClientInfo, ConnectAuth, ConnectResult, ConnectionList, CreatedTokenInfo,
+    HealthResult, KickResult, RevokeResult, StatusResult, TokenList,
+};
+
+/// `connect`, `health`, `status`.
+#[cfg_attr(not(feature = "client"), rpc(server))]
+#[cfg_attr(feature = "client", rpc(server, client))]
+pub trait GatewayApi {
+    /// Authenticates this connection. Both GoClaw's and OpenClaw's shapes are accepted.
+    #[allow(clippy::too_many_arguments)]
+    #[method(name = "connect", param_kind = map, with_extensions)]
+    async fn connect(
+        &self,
+        token: Option<String>,
+        user_id: Option<String>,
+        client: Option<ClientInfo>,
+        #[argument(rename = "minProtocol")] min_protocol: Option<u32>,
+        #[argument(rename = "maxProtocol")] max_protocol: Option<u32>,
+        role: Option<String>,
+        scopes: Option<Vec<String>>,
+        auth: Option<ConnectAuth>,
+    ) -> RpcResult<ConnectResult>;
+
+    /// Liveness, callable before `connect`.
+    #[method(name = "health")]
+    fn health(&self) -> RpcResult<HealthResult>;
+
+    /// Gateway status.
+    #[method(name = "status")]
+    async fn status(&self) -> RpcResult<StatusResult>;
+}
+
+/// `tokens.create`, `tokens.list`, `tokens.revoke`.
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "tokens", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "tokens", namespace_separator = ".")
+)]
+pub trait TokensApi {
+    /// Creates a token; the reply is the only time it is shown.
+    #[method(name = "create", param_kind = map, with_extensions)]
+    async fn create(
+        &self,
+        name: String,
+        role: Role,
+        #[argument(rename = "expiresInS")] expires_in_s: Option<u64>,
+    ) -> RpcResult<CreatedTokenInfo>;
+
+    /// Lists tokens.
+    #[method(name = "list")]
+    async fn list(&self) -> RpcResult<TokenList>;
+
+    /// Revokes a token and closes its live connections.
+    #[method(name = "revoke", param_kind = map, with_extensions)]
+    async fn revoke(&self, id: String) -> RpcResult<RevokeResult>;
+}
+
+/// `connections.list`, `connections.kick`.
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "connections", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "connections", namespace_separator = ".")
+)]
+pub trait ConnectionsApi {
+    /// Lists live WebSocket connections.
+    #[method(name = "list")]
+    fn list(&self) -> RpcResult<ConnectionList>;
+
+    /// Closes a connection with 1008 and the reason.
+    #[method(name = "kick", param_kind = map, with_extensions)]
+    async fn kick(
+        &self,
+        #[argument(rename = "connectionId")] connection_id: String,
+        reason: Option<String>,
+    ) -> RpcResult<KickResult>;
+}
+
+/// `audit.list`.
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "audit", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "audit", namespace_separator = ".")
+)]
+pub trait AuditApi {
+    /// Audit entries, newest first.
+    #[method(name = "list", param_kind = map)]
+    async fn list(&self, limit: Option<u64>, before: Option<i64>) -> RpcResult<AuditList>;
+}
+
+/// `config.get`.
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "config", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "config", namespace_separator = ".")
+)]
+pub trait ConfigApi {
+    /// The effective configuration, secrets redacted.
+    #[method(name = "get")]
+    fn get(&self) -> RpcResult<serde_json::Value>;
+}

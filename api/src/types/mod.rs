@@ -1,0 +1,13 @@
+//! Params and results of the methods, as they appear on the wire (camelCase, except where
+//! GoClaw's protocol fixes a name).
+
+mod admin;
+mod connect;
+mod gateway;
+
+pub use admin::{
+    AuditEntryInfo, AuditList, ConnectionInfo, ConnectionList, CreatedTokenInfo, KickResult,
+    RevokeResult, TokenInfo, TokenList,
+};
+pub use connect::{ClientInfo, ConnectAuth, ConnectResult, Limits, ServerInfo};
+pub use gateway::{HealthResult, StatusResult};

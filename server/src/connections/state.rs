@@ -1,0 +1,174 @@
+//! One connection's state, shared between its transport task, the gate and the handlers (it
+//! rides in every call's `Extensions`).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use switchboard_api::Role;
+use switchboard_auth::Principal;
+use tokio::sync::Semaphore;
+
+/// Which wire protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// `/ws`: the frame protocol.
+    Frames,
+    /// `/rpc` over WebSocket.
+    JsonRpcWs,
+    /// `/rpc` over HTTP POST (one request is one "connection").
+    JsonRpcHttp,
+}
+
+impl Protocol {
+    /// `frames`, `jsonrpc-ws` or `jsonrpc-http`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Frames => "frames",
+            Protocol::JsonRpcWs => "jsonrpc-ws",
+            Protocol::JsonRpcHttp => "jsonrpc-http",
+        }
+    }
+}
+
+/// Closes a connection from outside with a WebSocket close code and reason.
+#[derive(Clone)]
+pub struct Closer(Arc<dyn Fn(u16, &str) + Send + Sync>);
+
+impl Closer {
+    /// A closer calling `f(code, reason)`.
+    pub fn new(f: impl Fn(u16, &str) + Send + Sync + 'static) -> Closer {
+        Closer(Arc::new(f))
+    }
+
+    /// A closer that does nothing (HTTP requests end by themselves).
+    pub fn none() -> Closer {
+        Closer::new(|_, _| {})
+    }
+}
+
+impl std::fmt::Debug for Closer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Closer")
+    }
+}
+
+/// Who a connection is, once `connect` has answered.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The verified principal (or anonymous).
+    pub principal: Principal,
+    /// The user it acts for.
+    pub user_id: String,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub struct ConnectionState {
+    /// Connection id (decimal of jsonrpsee's `ConnectionId`).
+    pub id: String,
+    /// Its protocol.
+    pub protocol: Protocol,
+    /// The peer.
+    pub remote_addr: SocketAddr,
+    /// When it opened, unix ms.
+    pub connected_at: i64,
+    /// The identity a valid `Authorization: Bearer` header proved at the upgrade or request.
+    pub bearer: Option<Principal>,
+    /// Calls in progress at once, at most (enforced by the gate on `/rpc`, by the reader on `/ws`).
+    pub inflight: Arc<Semaphore>,
+    /// Live subscriptions.
+    pub subscriptions: AtomicU64,
+    /// Set by `connect`; a std mutex held only to read or replace it.
+    identity: Mutex<Option<Identity>>,
+    /// Set when kicked or its token revoked: the gate refuses every later call.
+    closed: AtomicBool,
+    /// Set by a failed `connect`, cleared by a successful one: until then the connection gets
+    /// `UNAUTHORIZED`, never the anonymous role.
+    auth_failed: AtomicBool,
+    closer: Closer,
+}
+
+impl ConnectionState {
+    /// A new connection.
+    pub fn new(
+        id: String,
+        protocol: Protocol,
+        remote_addr: SocketAddr,
+        bearer: Option<Principal>,
+        max_inflight: usize,
+        closer: Closer,
+    ) -> ConnectionState {
+        ConnectionState {
+            id,
+            protocol,
+            remote_addr,
+            connected_at: switchboard_storage::now_ms(),
+            bearer,
+            inflight: Arc::new(Semaphore::new(max_inflight)),
+            subscriptions: AtomicU64::new(0),
+            identity: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            auth_failed: AtomicBool::new(false),
+            closer,
+        }
+    }
+
+    /// The identity `connect` established.
+    pub fn identity(&self) -> Option<Identity> {
+        self.identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records the identity `connect` established.
+    pub fn set_identity(&self, identity: Identity) {
+        *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = Some(identity);
+        self.auth_failed.store(false, Ordering::Release);
+    }
+
+    /// Records a failed `connect`: the connection's earlier identity is dropped and it may not
+    /// fall back to the anonymous role.
+    pub fn set_auth_failed(&self) {
+        *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.auth_failed.store(true, Ordering::Release);
+    }
+
+    /// Whether the last `connect` failed.
+    pub fn auth_failed(&self) -> bool {
+        self.auth_failed.load(Ordering::Acquire)
+    }
+
+    /// The role in force: `connect`'s, else (on `/rpc`) the bearer's.
+    pub fn role(&self) -> Option<Role> {
+        self.identity().map(|i| i.principal.role).or_else(|| {
+            (self.protocol != Protocol::Frames)
+                .then(|| self.bearer.as_ref().map(|p| p.role))
+                .flatten()
+        })
+    }
+
+    /// Whether this connection authenticated with stored token `token_id`.
+    pub fn uses_token(&self, token_id: &str) -> bool {
+        let by_connect = self
+            .identity()
+            .is_some_and(|i| i.principal.token_id.as_deref() == Some(token_id));
+        by_connect
+            || self
+                .bearer
+                .as_ref()
+                .is_some_and(|p| p.token_id.as_deref() == Some(token_id))
+    }
+
+    /// Whether it was kicked or its token revoked.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Refuses every later call and closes the socket with `code` and `reason`.
+    pub fn close(&self, code: u16, reason: &str) {
+        self.closed.store(true, Ordering::Release);
+        (self.closer.0)(code, reason);
+    }
+}

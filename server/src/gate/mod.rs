@@ -1,0 +1,234 @@
+//! The role gate: the only place that decides who may call what. One jsonrpsee RPC middleware,
+//! the same value wrapping both `/rpc` (jsonrpsee's service) and `/ws` (the frame adapter's).
+//! It reads the catalogue in `api/`, refuses unclassified methods for every role, gates each
+//! batch entry, bounds calls in flight on `/rpc` WebSockets, and audits denials.
+
+mod failed_auth;
+
+pub use failed_auth::FailedAuthLimiter;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use jsonrpsee::MethodResponse;
+use jsonrpsee::core::middleware::{
+    Batch, BatchEntry, BatchEntryErr, Notification, ResponseFuture, RpcServiceT,
+};
+use jsonrpsee::types::{ErrorCode as JsonRpcCode, ErrorObjectOwned, Request};
+use switchboard_api::{Access, Role, catalogue};
+use tower::Layer;
+
+use crate::audit::AuditLog;
+use crate::connections::{ConnectionState, Protocol};
+use crate::rpc::ApiError;
+
+/// What the gate needs besides the call.
+#[derive(Debug)]
+struct GateContext {
+    /// Role of a caller without identity on `/rpc` (`None`: anonymous callers are refused).
+    anonymous: Option<Role>,
+    audit: AuditLog,
+}
+
+/// The gate as a `tower::Layer` for any inner RPC service.
+#[derive(Debug, Clone)]
+pub struct RoleGate {
+    ctx: Arc<GateContext>,
+}
+
+impl RoleGate {
+    /// A gate; `anonymous` is the role of identity-less `/rpc` callers, if they are allowed.
+    pub fn new(anonymous: Option<Role>, audit: AuditLog) -> RoleGate {
+        RoleGate {
+            ctx: Arc::new(GateContext { anonymous, audit }),
+        }
+    }
+}
+
+impl<S> Layer<S> for RoleGate {
+    type Service = RoleGateService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RoleGateService {
+            inner,
+            ctx: self.ctx.clone(),
+        }
+    }
+}
+
+/// The gate around one connection's inner service.
+#[derive(Debug, Clone)]
+pub struct RoleGateService<S> {
+    inner: S,
+    ctx: Arc<GateContext>,
+}
+
+/// Why a call was refused, and whether to audit it.
+struct Refusal {
+    error: ErrorObjectOwned,
+    audit: Option<String>,
+}
+
+impl<S> RoleGateService<S> {
+    fn check(&self, method: &str, conn: Option<&ConnectionState>) -> Result<(), Refusal> {
+        let Some(spec) = catalogue::lookup(method) else {
+            // Unknown, or registered but unclassified: refused for every role.
+            return Err(Refusal {
+                error: JsonRpcCode::MethodNotFound.into(),
+                audit: None,
+            });
+        };
+        let Some(conn) = conn else {
+            let e = ApiError::internal("call without connection state");
+            return Err(Refusal {
+                error: e.into(),
+                audit: None,
+            });
+        };
+        if conn.is_closed() {
+            let e = ApiError::Unauthorized("this connection was closed".to_owned());
+            return Err(Refusal {
+                error: e.into(),
+                audit: None,
+            });
+        }
+        let role = conn.role().or(match conn.protocol {
+            Protocol::Frames => None,
+            _ if conn.auth_failed() => None,
+            Protocol::JsonRpcWs | Protocol::JsonRpcHttp => self.ctx.anonymous,
+        });
+        match (spec.access, role) {
+            (Access::Public, _) => Ok(()),
+            (access, Some(role)) if access.allows(Some(role)) => Ok(()),
+            (Access::AtLeast(min), Some(role)) => Err(Refusal {
+                error: ApiError::Forbidden(format!(
+                    "{method} needs role {min}; this connection is {role}"
+                ))
+                .into(),
+                audit: Some(format!("needs {min}, has {role}")),
+            }),
+            (Access::AtLeast(_), None) => Err(Refusal {
+                error: ApiError::Unauthorized(match conn.protocol {
+                    Protocol::Frames => "call connect first".to_owned(),
+                    _ => "authenticate with connect or an Authorization: Bearer token".to_owned(),
+                })
+                .into(),
+                audit: Some("not authenticated".to_owned()),
+            }),
+        }
+    }
+
+    fn audit_denied(&self, method: &str, conn: Option<&ConnectionState>, detail: String) {
+        let (actor, remote) = match conn {
+            Some(c) => (
+                c.identity()
+                    .map(|i| i.user_id)
+                    .unwrap_or_else(|| format!("connection:{}", c.id)),
+                Some(c.remote_addr.to_string()),
+            ),
+            None => ("unknown".to_owned(), None),
+        };
+        self.ctx.audit.record(
+            actor,
+            "call.denied",
+            Some(method.to_owned()),
+            "denied",
+            Some(detail),
+            remote,
+        );
+    }
+}
+
+impl<S> RpcServiceT for RoleGateService<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+
+    fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        let conn = req.extensions().get::<Arc<ConnectionState>>().cloned();
+        if let Err(refusal) = self.check(req.method_name(), conn.as_deref()) {
+            if let Some(detail) = refusal.audit {
+                self.audit_denied(req.method_name(), conn.as_deref(), detail);
+            }
+            return ResponseFuture::ready(
+                MethodResponse::error(req.id.clone(), refusal.error)
+                    .with_extensions(req.extensions),
+            );
+        }
+        // jsonrpsee runs every `/rpc` WebSocket message in its own task; refuse past the
+        // in-flight bound rather than let a client that never reads pile up work. (`/ws`
+        // bounds in its reader instead, which simply stops reading.)
+        let permit = match &conn {
+            Some(c) if c.protocol == Protocol::JsonRpcWs => {
+                match c.inflight.clone().try_acquire_owned() {
+                    Ok(permit) => Some(permit),
+                    Err(_) => {
+                        let e = ApiError::RateLimited {
+                            message: "too many calls in flight on this connection".to_owned(),
+                            retry_after_ms: 100,
+                        };
+                        return ResponseFuture::ready(
+                            MethodResponse::error(req.id.clone(), ErrorObjectOwned::from(e))
+                                .with_extensions(req.extensions),
+                        );
+                    }
+                }
+            }
+            _ => None,
+        };
+        let call = self.inner.call(req);
+        ResponseFuture::future(async move {
+            let response = call.await;
+            drop(permit);
+            response
+        })
+    }
+
+    /// jsonrpsee's root service runs batch entries itself, never through `call`: every entry is
+    /// checked here, and a refused one becomes an error entry in place. Entries are checked
+    /// before any runs, so `connect` inside a batch does not authorize the rest of it.
+    fn batch<'a>(
+        &self,
+        mut batch: Batch<'a>,
+    ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        for entry in batch.iter_mut() {
+            let refused = match entry {
+                Ok(BatchEntry::Call(req)) => {
+                    let conn = req.extensions().get::<Arc<ConnectionState>>().cloned();
+                    match self.check(req.method_name(), conn.as_deref()) {
+                        Ok(()) => None,
+                        Err(refusal) => {
+                            if let Some(detail) = refusal.audit {
+                                self.audit_denied(req.method_name(), conn.as_deref(), detail);
+                            }
+                            Some(BatchEntryErr::new(req.id.clone(), refusal.error))
+                        }
+                    }
+                }
+                // jsonrpsee never runs a method for a notification: nothing to gate.
+                Ok(BatchEntry::Notification(_)) | Err(_) => None,
+            };
+            if let Some(refused) = refused {
+                *entry = Err(refused);
+            }
+        }
+        self.inner.batch(batch)
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.inner.notification(n)
+    }
+}

@@ -1,0 +1,84 @@
+//! `/rpc`: JSON-RPC 2.0 over HTTP POST and WebSocket, served by jsonrpsee as a tower service
+//! built per request (so each WebSocket gets its own `ConnectionId`) behind the role gate.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jsonrpsee::server::stop_channel;
+use tower::Service;
+
+use super::Endpoints;
+use super::bearer::{refuse, resolve};
+use crate::connections::{Closer, ConnectionState, Protocol};
+use crate::rpc::ApiError;
+
+pub(super) async fn rpc(
+    State(endpoints): State<Arc<Endpoints>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    mut req: Request,
+) -> Response {
+    let state = &endpoints.state;
+    let bearer = match resolve(state, req.headers(), remote).await {
+        Ok(bearer) => bearer,
+        Err(refusal) => return refusal,
+    };
+    let is_websocket = jsonrpsee::server::ws::is_upgrade_request(&req);
+    let permit = if is_websocket {
+        match endpoints.connection_permits.clone().try_acquire_owned() {
+            Ok(permit) => Some(permit),
+            Err(_) => {
+                let e = ApiError::Unavailable("too many connections".to_owned());
+                return refuse(StatusCode::SERVICE_UNAVAILABLE, e);
+            }
+        }
+    } else {
+        None
+    };
+    let id = endpoints.next_rpc_connection();
+    let (stop_handle, server_handle) = stop_channel();
+    let (protocol, closer) = if is_websocket {
+        // jsonrpsee closes its own sockets: the stop ends this connection (after calls in
+        // flight), and the gate refuses everything from the moment of the close.
+        let handle = server_handle.clone();
+        (
+            Protocol::JsonRpcWs,
+            Closer::new(move |_code, _reason| {
+                let _ = handle.stop();
+            }),
+        )
+    } else {
+        (Protocol::JsonRpcHttp, Closer::none())
+    };
+    let conn = Arc::new(ConnectionState::new(
+        id.to_string(),
+        protocol,
+        remote,
+        bearer,
+        state.config.server.max_inflight_calls,
+        closer,
+    ));
+    req.extensions_mut().insert(conn.clone());
+    let mut service = endpoints
+        .rpc_service
+        .clone()
+        .connection_id(id)
+        .build(endpoints.methods.clone(), stop_handle);
+    if is_websocket {
+        let registration = state.connections.register(conn);
+        let closed = service.on_session_closed();
+        tokio::spawn(async move {
+            closed.await;
+            drop(registration);
+            drop(permit);
+            // Dropping the handle would also stop the connection: keep it until the end.
+            drop(server_handle);
+        });
+    }
+    match service.call(req).await {
+        Ok(response) => response.map(axum::body::Body::new),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)).into_response(),
+    }
+}

@@ -1,0 +1,55 @@
+//! `GET /ws`: the upgrade to the frame protocol. A bearer token on the upgrade is checked here
+//! but used only by `connect` (the frame protocol requires `connect` first).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::Endpoints;
+use super::bearer::{refuse, resolve};
+use crate::rpc::ApiError;
+use crate::ws::serve_connection;
+
+/// Bytes tungstenite reads from the socket at a time (its default is 128 KiB per connection,
+/// which idle connections would pay for).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
+pub(super) async fn ws(
+    State(endpoints): State<Arc<Endpoints>>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let bearer = match resolve(&endpoints.state, &headers, remote).await {
+        Ok(bearer) => bearer,
+        Err(refusal) => return refusal,
+    };
+    let Ok(permit) = endpoints.connection_permits.clone().try_acquire_owned() else {
+        let e = ApiError::Unavailable("too many connections".to_owned());
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, e);
+    };
+    let max_frame = endpoints.state.config.server.max_frame_bytes;
+    upgrade
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| async move {
+            serve_connection(
+                socket,
+                crate::ws::next_connection_id(),
+                remote,
+                bearer,
+                endpoints.methods.clone(),
+                endpoints.rpc_middleware.clone(),
+                endpoints.state.connections.clone(),
+                endpoints.frame_limits.clone(),
+            )
+            .await;
+            drop(permit);
+        })
+}

@@ -1,0 +1,40 @@
+//! Method handlers, one file per family. A handler never knows which wire protocol called it:
+//! it sees the connection's state in `Extensions` and returns typed results or `ApiError`.
+
+mod audit;
+mod config;
+mod connect;
+mod connections;
+mod gateway;
+mod tokens;
+
+pub use audit::AuditMethods;
+pub use config::ConfigMethods;
+pub use connections::ConnectionMethods;
+pub use gateway::GatewayMethods;
+pub use tokens::TokenMethods;
+
+use std::sync::Arc;
+
+use jsonrpsee::Extensions;
+
+use crate::connections::ConnectionState;
+use crate::rpc::ApiError;
+
+/// The calling connection (the transport puts it into every call's `Extensions`).
+fn caller(ext: &Extensions) -> Result<Arc<ConnectionState>, ApiError> {
+    ext.get::<Arc<ConnectionState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("call without connection state"))
+}
+
+/// Who to name in the audit log for this caller.
+fn actor(conn: &ConnectionState) -> String {
+    match conn.identity() {
+        Some(identity) => identity.user_id,
+        None => match &conn.bearer {
+            Some(p) => p.name.clone(),
+            None => format!("connection:{}", conn.id),
+        },
+    }
+}

@@ -1,0 +1,124 @@
+//! `tokens.create`, `tokens.list`, `tokens.revoke`.
+
+use std::time::Duration;
+
+use jsonrpsee::Extensions;
+use jsonrpsee::core::{RpcResult, async_trait};
+use switchboard_api::Role;
+use switchboard_api::rpc::TokensApiServer;
+use switchboard_api::types::{CreatedTokenInfo, RevokeResult, TokenInfo, TokenList};
+use switchboard_auth::AuthError;
+
+use super::{actor, caller};
+use crate::AppState;
+use crate::rpc::ApiError;
+
+/// The longest token name accepted.
+const MAX_NAME: usize = 255;
+
+/// The tokens family.
+#[derive(Debug)]
+pub struct TokenMethods {
+    state: AppState,
+}
+
+impl TokenMethods {
+    /// Handlers over `state`.
+    pub fn new(state: AppState) -> Self {
+        TokenMethods { state }
+    }
+}
+
+fn auth_error(e: AuthError) -> ApiError {
+    match e {
+        AuthError::Store(e) => e.into(),
+        other => ApiError::internal(other),
+    }
+}
+
+#[async_trait]
+impl TokensApiServer for TokenMethods {
+    async fn create(
+        &self,
+        ext: &Extensions,
+        name: String,
+        role: Role,
+        expires_in_s: Option<u64>,
+    ) -> RpcResult<CreatedTokenInfo> {
+        let conn = caller(ext)?;
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_NAME {
+            return Err(
+                ApiError::InvalidRequest(format!("name must be 1–{MAX_NAME} characters")).into(),
+            );
+        }
+        if expires_in_s == Some(0) {
+            return Err(ApiError::InvalidRequest("expiresInS must be positive".to_owned()).into());
+        }
+        let created = self
+            .state
+            .verifier
+            .create(&name, role, expires_in_s.map(Duration::from_secs))
+            .await
+            .map_err(auth_error)?;
+        self.state.audit.record(
+            actor(&conn),
+            "token.create",
+            Some(created.id.clone()),
+            "ok",
+            Some(format!("{name} ({role})")),
+            Some(conn.remote_addr.to_string()),
+        );
+        Ok(CreatedTokenInfo {
+            id: created.id,
+            token: created.token,
+            name: created.name,
+            role: created.role,
+            created_at: created.created_at,
+            expires_at: created.expires_at,
+        })
+    }
+
+    async fn list(&self) -> RpcResult<TokenList> {
+        let tokens = self
+            .state
+            .store
+            .list_tokens()
+            .await
+            .map_err(ApiError::from)?;
+        Ok(TokenList {
+            tokens: tokens
+                .into_iter()
+                .map(|t| TokenInfo {
+                    id: t.id,
+                    name: t.name,
+                    role: t.role,
+                    created_at: t.created_at,
+                    expires_at: t.expires_at,
+                    last_used_at: t.last_used_at,
+                    revoked: t.revoked_at.is_some(),
+                })
+                .collect(),
+        })
+    }
+
+    async fn revoke(&self, ext: &Extensions, id: String) -> RpcResult<RevokeResult> {
+        let conn = caller(ext)?;
+        if !self.state.verifier.revoke(&id).await.map_err(auth_error)? {
+            return Err(ApiError::NotFound(format!("no token with id {id}")).into());
+        }
+        let closed = self.state.connections.close_by_token(&id, "token revoked");
+        self.state.audit.record(
+            actor(&conn),
+            "token.revoke",
+            Some(id),
+            "ok",
+            Some(format!("closed {closed} connection(s)")),
+            Some(conn.remote_addr.to_string()),
+        );
+        Ok(RevokeResult {
+            revoked: true,
+            closed_connections: closed,
+        })
+    }
+}

@@ -1,0 +1,355 @@
+//! One `/ws` connection: a reader that turns frames into gated calls (in order until `connect`
+//! has answered, then concurrently up to the in-flight bound), and one writer that turns the
+//! connection's bounded outbound queue into frames, pings, and closes with a typed reason.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use jsonrpsee::core::middleware::{RpcServiceBuilder, RpcServiceT};
+use jsonrpsee::server::{MethodSink, Methods, SendTimeoutError};
+use jsonrpsee::types::Request;
+use jsonrpsee::{ConnectionId, Extensions, MethodResponse};
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::FrameRpcService;
+use super::codec::{parse_request, to_frame};
+use crate::connections::{Closer, ConnectionRegistry, ConnectionState, Protocol};
+
+/// jsonrpsee numbers its connections from 0 in a `u32`; ours start far above, so the two
+/// endpoints' subscriptions can never share a connection id.
+const FRAME_CONNECTION_ID_BASE: usize = 1 << 48;
+static NEXT_FRAME_CONNECTION: AtomicUsize = AtomicUsize::new(0);
+
+/// Close codes.
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// The limits of one `/ws` connection, from configuration.
+#[derive(Debug, Clone)]
+pub struct FrameLimits {
+    /// Outbound messages queued before `slow consumer`.
+    pub send_buffer: usize,
+    /// Calls running at once; the reader stops reading while all are taken.
+    pub max_inflight: usize,
+    /// Subscriptions per connection.
+    pub max_subscriptions: u32,
+    /// A write (or a wait for queue room) longer than this closes as `slow consumer`.
+    pub write_timeout: Duration,
+    /// How often the writer pings.
+    pub ping_interval: Duration,
+    /// No frame and no pong for this long closes the connection.
+    pub read_timeout: Duration,
+    /// Largest response, bytes.
+    pub max_response_bytes: usize,
+}
+
+/// The connection's close signal: the first reason wins; every task watches the token.
+#[derive(Clone, Default)]
+struct CloseSignal {
+    token: CancellationToken,
+    reason: Arc<OnceLock<(u16, String)>>,
+}
+
+impl CloseSignal {
+    fn close(&self, code: u16, reason: &str) {
+        let _ = self.reason.set((code, reason.to_owned()));
+        self.token.cancel();
+    }
+}
+
+/// A fresh connection id for a `/ws` connection.
+pub fn next_connection_id() -> ConnectionId {
+    ConnectionId(FRAME_CONNECTION_ID_BASE + NEXT_FRAME_CONNECTION.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Serves one upgraded `/ws` socket until it closes. `rpc_middleware` is the very builder
+/// jsonrpsee uses for `/rpc`, so both endpoints pass the same gate.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve_connection<L>(
+    socket: WebSocket,
+    conn_id: ConnectionId,
+    remote_addr: std::net::SocketAddr,
+    bearer: Option<switchboard_auth::Principal>,
+    methods: Methods,
+    rpc_middleware: RpcServiceBuilder<L>,
+    registry: ConnectionRegistry,
+    limits: FrameLimits,
+) where
+    L: tower::Layer<FrameRpcService>,
+    L::Service: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Box<RawValue>>(limits.send_buffer);
+    let max_response = u32::try_from(limits.max_response_bytes).unwrap_or(u32::MAX);
+    let sink = MethodSink::new_with_limit(tx, max_response);
+    let close = CloseSignal::default();
+    let closer = {
+        let close = close.clone();
+        Closer::new(move |code, reason| close.close(code, reason))
+    };
+    let state = Arc::new(ConnectionState::new(
+        conn_id.0.to_string(),
+        Protocol::Frames,
+        remote_addr,
+        bearer,
+        limits.max_inflight,
+        closer,
+    ));
+    let _registration = registry.register(state.clone());
+    let service = Arc::new(rpc_middleware.service(FrameRpcService::new(
+        methods,
+        conn_id,
+        sink.clone(),
+        limits.max_subscriptions,
+        limits.max_response_bytes,
+    )));
+
+    let (ws_tx, mut ws_rx) = socket.split();
+    let writer = tokio::spawn(write_frames(ws_tx, rx, close.clone(), limits.clone()));
+
+    let mut extensions = Extensions::new();
+    extensions.insert(conn_id);
+    extensions.insert(state.clone());
+
+    let mut connected = false;
+    // Whether the peer ended the connection (then there is no close handshake to wait for).
+    let mut peer_ended = false;
+    let mut deadline = Instant::now() + limits.read_timeout;
+    loop {
+        let next = tokio::select! {
+            () = close.token.cancelled() => break,
+            next = tokio::time::timeout_at(deadline, ws_rx.next()) => next,
+        };
+        let message = match next {
+            Err(_elapsed) => {
+                close.close(CLOSE_GOING_AWAY, "read timeout");
+                break;
+            }
+            Ok(None | Some(Ok(Message::Close(_)))) => {
+                peer_ended = true;
+                break;
+            }
+            Ok(Some(Err(e))) => {
+                if is_too_big(&e) {
+                    close.close(CLOSE_TOO_BIG, "frame too large");
+                } else {
+                    peer_ended = true;
+                    close.close(CLOSE_GOING_AWAY, "read error");
+                }
+                break;
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        deadline = Instant::now() + limits.read_timeout;
+        let text = match message {
+            Message::Text(text) => text.as_str().to_owned(),
+            Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
+        };
+        let (id, method, params) = match parse_request(&text) {
+            Ok(parts) => parts,
+            Err(reply) => {
+                if !enqueue(&sink, reply, &close, limits.write_timeout).await {
+                    break;
+                }
+                continue;
+            }
+        };
+        let mut request = Request::owned(method, params, id);
+        *request.extensions_mut() = extensions.clone();
+
+        // Frames are handled in order until `connect` has answered, so a client that pipelines
+        // `connect` and a call is not refused.
+        if !connected {
+            let is_connect = request.method_name() == "connect";
+            let response = tokio::select! {
+                () = close.token.cancelled() => break,
+                response = service.call(request) => response,
+            };
+            connected = is_connect && response.is_success();
+            if !deliver(&sink, response, &close, limits.write_timeout).await {
+                break;
+            }
+            continue;
+        }
+        // Then concurrently, bounded: while every permit is taken the reader stops reading, so a
+        // client that writes without reading cannot grow the server's memory.
+        let permit = tokio::select! {
+            () = close.token.cancelled() => break,
+            permit = state.inflight.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let service = service.clone();
+        let sink = sink.clone();
+        let close = close.clone();
+        let write_timeout = limits.write_timeout;
+        tokio::spawn(async move {
+            let response = tokio::select! {
+                () = close.token.cancelled() => return,
+                response = service.call(request) => response,
+            };
+            deliver(&sink, response, &close, write_timeout).await;
+            drop(permit);
+        });
+    }
+    close.close(CLOSE_NORMAL, "");
+    drop(service);
+    drop(sink);
+    let _ = writer.await;
+    if !peer_ended {
+        // The close handshake: the writer sent our Close; keep the socket until the peer
+        // answers (it may first read what was queued), at most one write deadline.
+        let _ = tokio::time::timeout(limits.write_timeout, async {
+            while let Some(Ok(message)) = ws_rx.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Whether a read error is a frame over `max_frame_bytes`.
+fn is_too_big(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(tungstenite) = err.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+            return matches!(
+                tungstenite,
+                tokio_tungstenite::tungstenite::Error::Capacity(_)
+            );
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Queues a message, waiting at most the write deadline for room; on timeout the connection is
+/// closed as a slow consumer (a response is never dropped silently).
+async fn enqueue(
+    sink: &MethodSink,
+    message: Box<RawValue>,
+    close: &CloseSignal,
+    write_timeout: Duration,
+) -> bool {
+    match sink.send_timeout(message, write_timeout).await {
+        Ok(()) => true,
+        Err(SendTimeoutError::Timeout(_)) => {
+            close.close(CLOSE_POLICY, "slow consumer");
+            false
+        }
+        Err(SendTimeoutError::Closed(_)) => false,
+    }
+}
+
+/// Sends a call's response. Subscription responses were already queued by `accept()` /
+/// `reject()`, so only method-call responses are sent here (jsonrpsee's own rule).
+async fn deliver(
+    sink: &MethodSink,
+    response: MethodResponse,
+    close: &CloseSignal,
+    write_timeout: Duration,
+) -> bool {
+    if !(response.is_method_call() || response.is_batch()) {
+        return true;
+    }
+    let success = response.is_success();
+    let (json, on_sent, _) = response.into_parts();
+    let sent = enqueue(sink, json, close, write_timeout).await;
+    if sent && let Some(on_sent) = on_sent {
+        on_sent.notify(success);
+    }
+    sent
+}
+
+/// The writer: `connect.challenge` first, then every queued message as a frame, a ping every
+/// `ping_interval`, and at the end a close frame with the recorded code and reason.
+async fn write_frames(
+    mut ws_tx: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Box<RawValue>>,
+    close: CloseSignal,
+    limits: FrameLimits,
+) {
+    let challenge = serde_json::json!({
+        "type": "event",
+        "event": "connect.challenge",
+        "payload": { "nonce": nonce(), "ts": switchboard_storage::now_ms() },
+    });
+    let mut seq = 0u64;
+    let mut ping =
+        tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
+    let mut pending = Some(Message::Text(challenge.to_string().into()));
+    loop {
+        let outgoing = match pending.take() {
+            Some(message) => message,
+            None => tokio::select! {
+                biased;
+                () = close.token.cancelled() => break,
+                queued = rx.recv() => match queued {
+                    Some(json) => match to_frame(&json, &mut seq) {
+                        Some(frame) => Message::Text(frame.into()),
+                        None => continue,
+                    },
+                    None => break,
+                },
+                _ = ping.tick() => Message::Ping(Default::default()),
+            },
+        };
+        let sent = tokio::select! {
+            () = close.token.cancelled() => break,
+            sent = tokio::time::timeout(limits.write_timeout, ws_tx.send(outgoing)) => sent,
+        };
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                close.close(1006, "");
+                break;
+            }
+            Err(_elapsed) => {
+                close.close(CLOSE_POLICY, "slow consumer");
+                break;
+            }
+        }
+    }
+    rx.close();
+    let (code, reason) = close
+        .reason
+        .get()
+        .cloned()
+        .unwrap_or((CLOSE_NORMAL, String::new()));
+    if code != 1006 {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(
+            limits.write_timeout,
+            ws_tx.send(Message::Close(Some(frame))),
+        )
+        .await;
+    }
+}
+
+/// The challenge nonce: 16 random bytes, hex.
+fn nonce() -> String {
+    let mut bytes = [0u8; 16];
+    let _ = getrandom::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
