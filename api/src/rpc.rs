@@ -3,6 +3,7 @@
 //! jsonrpsee transport. Object params (`param_kind = map`) throughout.
 
 #![allow(missing_docs)] // the macro generates items that cannot carry docs
+#![allow(clippy::too_many_arguments)] // `connect` takes both protocols' shapes as named params
 
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;

@@ -8,11 +8,13 @@
     unreachable_pub
 )]
 
+mod admin;
 mod backends;
 mod cli;
 mod config;
 mod frames;
 mod gate;
+mod jsonrpc;
 mod serve;
 mod store;
 mod tokens;

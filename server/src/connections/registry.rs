@@ -43,14 +43,18 @@ impl ConnectionRegistry {
         }
     }
 
-    /// Every live connection.
+    /// Every live connection (one being closed no longer counts).
     pub fn snapshot(&self) -> Vec<Arc<ConnectionState>> {
-        self.lock().values().cloned().collect()
+        self.lock()
+            .values()
+            .filter(|c| !c.is_closed())
+            .cloned()
+            .collect()
     }
 
     /// Number of live connections.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().filter(|c| !c.is_closed()).count()
     }
 
     /// Whether none is live.
@@ -82,7 +86,7 @@ impl ConnectionRegistry {
 
     /// Closes one connection (1008, `reason`). `false` when unknown.
     pub fn kick(&self, id: &str, reason: &str) -> bool {
-        let found = self.lock().get(id).cloned();
+        let found = self.lock().get(id).filter(|c| !c.is_closed()).cloned();
         match found {
             Some(conn) => {
                 conn.close(1008, reason);

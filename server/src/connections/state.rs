@@ -31,9 +31,12 @@ impl Protocol {
     }
 }
 
+/// The function behind a [`Closer`]: `(close code, reason)`.
+type CloseFn = dyn Fn(u16, &str) + Send + Sync;
+
 /// Closes a connection from outside with a WebSocket close code and reason.
 #[derive(Clone)]
-pub struct Closer(Arc<dyn Fn(u16, &str) + Send + Sync>);
+pub struct Closer(Arc<CloseFn>);
 
 impl Closer {
     /// A closer calling `f(code, reason)`.

@@ -5,6 +5,7 @@ mod bearer;
 mod endpoints;
 mod health;
 mod rpc;
+mod shape;
 mod ws;
 
 pub use endpoints::{Endpoints, MAX_BATCH_ENTRIES, MAX_RESPONSE_BYTES, RpcMiddleware};

@@ -12,6 +12,7 @@ use tower::Service;
 
 use super::Endpoints;
 use super::bearer::{refuse, resolve};
+use super::shape::{BodyShape, classify};
 use crate::connections::{Closer, ConnectionState, Protocol};
 use crate::rpc::ApiError;
 
@@ -26,6 +27,12 @@ pub(super) async fn rpc(
         Err(refusal) => return refusal,
     };
     let is_websocket = jsonrpsee::server::ws::is_upgrade_request(&req);
+    if !is_websocket {
+        req = match screen_body(req, state.config.server.max_frame_bytes).await {
+            Ok(req) => req,
+            Err(answer) => return answer,
+        };
+    }
     let permit = if is_websocket {
         match endpoints.connection_permits.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -80,5 +87,32 @@ pub(super) async fn rpc(
     match service.call(req).await {
         Ok(response) => response.map(axum::body::Body::new),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)).into_response(),
+    }
+}
+
+/// Reads a POST body (at most `max` bytes) and answers the cases jsonrpsee gets wrong itself;
+/// otherwise hands the request back with its body restored.
+async fn screen_body(req: Request, max: usize) -> Result<Request, Response> {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, max).await else {
+        let e = ApiError::PayloadTooLarge(format!("request body over {max} bytes"));
+        return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, e));
+    };
+    match classify(&bytes) {
+        BodyShape::Regular => Ok(Request::from_parts(parts, axum::body::Body::from(bytes))),
+        BodyShape::OnlyNotifications => Err(StatusCode::NO_CONTENT.into_response()),
+        BodyShape::InvalidRequest(id) => {
+            let body = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": id,
+                "error": { "code": -32600, "message": "Invalid request" },
+            });
+            Err((
+                StatusCode::OK,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response())
+        }
     }
 }

@@ -27,8 +27,11 @@ struct InFrame<'a> {
 /// Parses a `req` frame. A malformed one yields the JSON-RPC error message (−32600, with the
 /// frame's id when it had a usable one) that the writer turns into an `INVALID_REQUEST` reply.
 pub(crate) fn parse_request(text: &str) -> Result<FrameRequest, Box<RawValue>> {
+    // serde would also read a JSON array into the struct, field by field.
+    let is_object = text.trim_start().starts_with('{');
     let frame: InFrame<'_> = match serde_json::from_str(text) {
-        Ok(frame) => frame,
+        Ok(frame) if is_object => frame,
+        Ok(_) => return Err(invalid(&Value::Null, "a frame must be a JSON object")),
         Err(_) if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() => {
             return Err(invalid(&Value::Null, "a frame must be a JSON object"));
         }
@@ -62,10 +65,10 @@ pub(crate) fn parse_request(text: &str) -> Result<FrameRequest, Box<RawValue>> {
         .params
         .filter(|p| p.get() != "null")
         .map(ToOwned::to_owned);
-    if let Some(p) = &params {
-        if !(p.get().starts_with('{') || p.get().starts_with('[')) {
-            return Err(invalid(&raw_id, "params must be an object or an array"));
-        }
+    if let Some(p) = &params
+        && !(p.get().starts_with('{') || p.get().starts_with('['))
+    {
+        return Err(invalid(&raw_id, "params must be an object or an array"));
     }
     Ok((id, method, params))
 }

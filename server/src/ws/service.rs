@@ -129,6 +129,7 @@ impl RpcServiceT for FrameRpcService {
         }
     }
 
+    #[allow(clippy::manual_async_fn)] // the trait asks for `impl Future + Send + 'a`
     fn notification<'a>(
         &self,
         n: Notification<'a>,

@@ -1,0 +1,208 @@
+//! Strict JSON-RPC 2.0 on `/rpc` over HTTP POST (SPEC §4): the specification's own examples —
+//! parse error, invalid request, method not found, invalid params, batches, notifications,
+//! the empty batch — and application errors with `error.data.code`.
+
+use serde_json::{Value, json};
+use switchboard_api::Role;
+use switchboard_tests::{TestServer, http};
+
+async fn post(server: &TestServer, token: Option<&str>, body: &str) -> (u16, String) {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth.as_str()));
+    }
+    http::request(server.addr, "POST", "/rpc", &headers, body).await
+}
+
+async fn post_json(server: &TestServer, token: Option<&str>, body: &str) -> Value {
+    let (status, text) = post(server, token, body).await;
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text:?}"))
+}
+
+#[tokio::test]
+async fn a_parse_error_answers_32700_with_id_null() {
+    let server = TestServer::start(&[]).await;
+    let res = post_json(
+        &server,
+        None,
+        r#"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#,
+    )
+    .await;
+    assert_eq!(
+        (res["error"]["code"].as_i64(), res["id"].clone()),
+        (Some(-32700), Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_request_answers_32600() {
+    let server = TestServer::start(&[]).await;
+    let res = post_json(
+        &server,
+        None,
+        r#"{"jsonrpc": "2.0", "method": 1, "params": "bar"}"#,
+    )
+    .await;
+    assert_eq!(res["error"]["code"], -32600, "{res}");
+}
+
+#[tokio::test]
+async fn an_unknown_method_answers_32601() {
+    let server = TestServer::start(&[]).await;
+    let res = post_json(
+        &server,
+        None,
+        r#"{"jsonrpc": "2.0", "method": "foobar", "id": "1"}"#,
+    )
+    .await;
+    assert_eq!(
+        (res["error"]["code"].as_i64(), res["id"].as_str()),
+        (Some(-32601), Some("1"))
+    );
+}
+
+#[tokio::test]
+async fn invalid_params_answer_32602() {
+    let server = TestServer::start(&[]).await;
+    let admin = server.token(Role::Admin).await;
+    let res = post_json(
+        &server,
+        Some(&admin),
+        r#"{"jsonrpc":"2.0","id":1,"method":"tokens.create","params":{"name":1}}"#,
+    )
+    .await;
+    assert_eq!(res["error"]["code"], -32602, "{res}");
+    let res = post_json(
+        &server,
+        Some(&admin),
+        r#"{"jsonrpc":"2.0","id":2,"method":"tokens.create","params":{"name":"x","role":"root"}}"#,
+    )
+    .await;
+    assert_eq!(res["error"]["code"], -32602, "{res}");
+}
+
+#[tokio::test]
+async fn application_errors_carry_their_code_in_error_data() {
+    let server = TestServer::start(&[]).await;
+    let admin = server.token(Role::Admin).await;
+    let res = post_json(
+        &server,
+        Some(&admin),
+        r#"{"jsonrpc":"2.0","id":1,"method":"tokens.revoke","params":{"id":"nope"}}"#,
+    )
+    .await;
+    assert_eq!(res["error"]["code"], -32004);
+    assert_eq!(
+        res["error"]["data"],
+        json!({ "code": "NOT_FOUND", "retryable": false })
+    );
+}
+
+#[tokio::test]
+async fn a_batch_answers_each_entry_and_gates_each_entry() {
+    let server = TestServer::start(&[]).await;
+    let batch = r#"[
+        {"jsonrpc": "2.0", "method": "health", "id": "1"},
+        {"jsonrpc": "2.0", "method": "status", "id": "2"},
+        {"jsonrpc": "2.0", "method": "tokens.list", "id": "3"},
+        {"jsonrpc": "2.0", "method": "health"},
+        {"foo": "boo"},
+        {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"}
+    ]"#;
+    let res = post_json(&server, None, batch).await;
+    let entries = res.as_array().unwrap();
+    assert_eq!(entries.len(), 5, "the notification gets no answer: {res}");
+    let by_id = |id: &str| entries.iter().find(|e| e["id"] == id).unwrap().clone();
+    assert_eq!(by_id("1")["result"]["status"], "ok");
+    assert!(
+        by_id("2")["result"]["nodeId"].is_string(),
+        "anonymous viewer may call status"
+    );
+    assert_eq!(
+        by_id("3")["error"]["code"],
+        -32003,
+        "the batch entry is gated"
+    );
+    assert_eq!(by_id("3")["error"]["data"]["code"], "FORBIDDEN");
+    assert_eq!(by_id("5")["error"]["code"], -32601);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["error"]["code"] == -32600 && e["id"].is_null())
+    );
+}
+
+#[tokio::test]
+async fn notifications_get_no_answer() {
+    let server = TestServer::start(&[]).await;
+    let (status, body) = post(&server, None, r#"{"jsonrpc": "2.0", "method": "health"}"#).await;
+    assert!(status == 200 || status == 204, "{status}");
+    assert!(body.trim().is_empty(), "{body:?}");
+    let (_, body) = post(
+        &server,
+        None,
+        r#"[{"jsonrpc": "2.0", "method": "health"},{"jsonrpc": "2.0", "method": "status"}]"#,
+    )
+    .await;
+    assert!(body.trim().is_empty(), "{body:?}");
+}
+
+#[tokio::test]
+async fn an_empty_batch_is_an_invalid_request() {
+    let server = TestServer::start(&[]).await;
+    let res = post_json(&server, None, "[]").await;
+    assert_eq!(res["error"]["code"], -32600, "{res}");
+}
+
+#[tokio::test]
+async fn a_bad_bearer_token_is_401_never_anonymous() {
+    let server = TestServer::start(&[]).await;
+    let (status, body) = post(
+        &server,
+        Some("sb_wrong"),
+        r#"{"jsonrpc":"2.0","id":1,"method":"health"}"#,
+    )
+    .await;
+    assert_eq!(status, 401);
+    let res: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(res["error"]["data"]["code"], "UNAUTHORIZED");
+}
+
+#[tokio::test]
+async fn without_anonymous_access_a_tokenless_call_is_unauthorized() {
+    let server = TestServer::start(&[("SWITCHBOARD__AUTH__ALLOW_ANONYMOUS", "false")]).await;
+    let res = post_json(
+        &server,
+        None,
+        r#"{"jsonrpc":"2.0","id":1,"method":"status"}"#,
+    )
+    .await;
+    assert_eq!(res["error"]["code"], -32001);
+    let res = post_json(
+        &server,
+        None,
+        r#"{"jsonrpc":"2.0","id":1,"method":"health"}"#,
+    )
+    .await;
+    assert_eq!(res["result"]["status"], "ok", "health needs no identity");
+}
+
+#[tokio::test]
+async fn a_failed_connect_on_rpc_websocket_does_not_fall_back_to_anonymous() {
+    let server = TestServer::start(&[]).await;
+    let mut c = switchboard_tests::WsClient::open(server.addr, "/rpc", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        c.rpc("status", json!({})).await["result"]["store"],
+        "sqlite",
+        "anonymous viewer"
+    );
+    let res = c
+        .rpc("connect", json!({ "token": "sb_wrong", "user_id": "m" }))
+        .await;
+    assert_eq!(res["error"]["code"], -32001);
+    assert_eq!(c.rpc("status", json!({})).await["error"]["code"], -32001);
+}
