@@ -253,3 +253,19 @@ async fn connect_lists_exactly_the_methods_the_role_may_call() {
         assert_eq!(methods, catalogue::methods_for(role), "{role}");
     }
 }
+
+#[test]
+fn the_readme_methods_table_is_the_catalogue() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let table = readme
+        .split("<!-- methods:begin -->\n")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- methods:end -->").next())
+        .unwrap_or_default();
+    let expected = catalogue::markdown_table();
+    assert_eq!(
+        table, expected,
+        "paste this between the README's methods markers:\n{expected}"
+    );
+}

@@ -15,6 +15,7 @@ mod config;
 mod frames;
 mod gate;
 mod jsonrpc;
+mod openclaw;
 mod serve;
 mod store;
 mod tokens;

@@ -24,6 +24,7 @@ pub struct StatusResult {
     /// This process's id, fresh at every start.
     pub node_id: String,
     /// Seconds since start.
+    #[serde(rename = "uptime_s")]
     pub uptime_s: u64,
     /// Open connections.
     pub connections: u64,
