@@ -51,6 +51,7 @@ const fn entry(name: &'static str, access: Access, summary: &'static str) -> Met
 }
 
 const VIEWER: Access = Access::AtLeast(Role::Viewer);
+const OPERATOR: Access = Access::AtLeast(Role::Operator);
 const ADMIN: Access = Access::AtLeast(Role::Admin);
 
 /// Every method the gateway serves.
@@ -61,11 +62,16 @@ pub const CATALOGUE: &[MethodSpec] = &[
         "authenticate this connection; returns role, limits and the methods it may call",
     ),
     entry("health", Access::Public, "`{status, version, uptime_s}`"),
-    entry(
-        "status",
-        VIEWER,
-        "uptime, version, node id, connections by role, sessions, agents",
-    ),
+    entry("status", VIEWER, "uptime, version, node id, connections by role, sessions, agents, runs"),
+    entry("agents.list", VIEWER, "configured agents `{id, kind, model?, description?}`"),
+    entry("sessions.list", VIEWER, "`{agentId?, userId?, limit?, cursor?}` → sessions, newest first, and `nextCursor`"),
+    entry("sessions.get", VIEWER, "`{sessionId}` → one session with its running state, active run and totals"),
+    entry("chat.history", VIEWER, "`{sessionId, limit?, before?}` → messages oldest first and `hasMore`"),
+    entry("subscribe", VIEWER, "`{topic, afterSeq?}`: events of `session:<id>`, `agent:<id>`, `sessions` or `*`, replaying stored events after `afterSeq`"),
+    entry("unsubscribe", VIEWER, "`{subscriptionId}`"),
+    entry("chat.send", OPERATOR, "`{agentId, message, sessionId?, idempotencyKey?}` → after the run: `{content, sessionId, runId, usage, stopReason}`"),
+    entry("chat.abort", OPERATOR, "`{sessionId, runId?}` → `{aborted}`; the run ends `aborted`, keeping its partial reply"),
+    entry("sessions.delete", ADMIN, "`{sessionId}`: delete a session with its messages and events"),
     entry(
         "tokens.create",
         ADMIN,

@@ -10,6 +10,10 @@ use jsonrpsee::proc_macros::rpc;
 
 use crate::Role;
 use crate::types::{
+    AbortResult, AgentList, ChatSendResult, DeleteResult, History, SessionDetail,
+    SessionList,
+};
+use crate::types::{
     AuditList, ClientInfo, ConnectAuth, ConnectResult, ConnectionList, CreatedTokenInfo,
     HealthResult, KickResult, RevokeResult, StatusResult, TokenList,
 };
@@ -121,4 +125,83 @@ pub trait ConfigApi {
     /// The effective configuration, secrets redacted.
     #[method(name = "get")]
     fn get(&self) -> RpcResult<serde_json::Value>;
+}
+
+/// `chat.send`, `chat.abort`, `chat.history`.
+#[cfg_attr(not(feature = "client"), rpc(server, namespace = "chat", namespace_separator = "."))]
+#[cfg_attr(feature = "client", rpc(server, client, namespace = "chat", namespace_separator = "."))]
+pub trait ChatApi {
+    /// Sends a message to an agent and answers after the run; the caller's `/ws` connection
+    /// receives the run's events without subscribing.
+    #[method(name = "send", param_kind = map, with_extensions)]
+    async fn send(
+        &self,
+        #[argument(rename = "agentId")] agent_id: Option<String>,
+        message: Option<serde_json::Value>,
+        #[argument(rename = "sessionId")] session_id: Option<String>,
+        channel: Option<String>,
+        #[argument(rename = "idempotencyKey")] idempotency_key: Option<String>,
+    ) -> RpcResult<ChatSendResult>;
+
+    /// Aborts the session's running run (or the named queued one).
+    #[method(name = "abort", param_kind = map, with_extensions)]
+    async fn abort(
+        &self,
+        #[argument(rename = "sessionId")] session_id: String,
+        #[argument(rename = "runId")] run_id: Option<String>,
+    ) -> RpcResult<AbortResult>;
+
+    /// A page of the session's messages.
+    #[method(name = "history", param_kind = map)]
+    async fn history(
+        &self,
+        #[argument(rename = "sessionId")] session_id: String,
+        limit: Option<u64>,
+        before: Option<i64>,
+    ) -> RpcResult<History>;
+}
+
+/// `sessions.list`, `sessions.get`, `sessions.delete`.
+#[cfg_attr(not(feature = "client"), rpc(server, namespace = "sessions", namespace_separator = "."))]
+#[cfg_attr(feature = "client", rpc(server, client, namespace = "sessions", namespace_separator = "."))]
+pub trait SessionsApi {
+    /// Sessions, most recently updated first.
+    #[method(name = "list", param_kind = map)]
+    async fn list(
+        &self,
+        #[argument(rename = "agentId")] agent_id: Option<String>,
+        #[argument(rename = "userId")] user_id: Option<String>,
+        limit: Option<u64>,
+        cursor: Option<String>,
+    ) -> RpcResult<SessionList>;
+
+    /// One session.
+    #[method(name = "get", param_kind = map)]
+    async fn get(&self, #[argument(rename = "sessionId")] session_id: String) -> RpcResult<SessionDetail>;
+
+    /// Deletes a session with its messages and events, telling live subscribers.
+    #[method(name = "delete", param_kind = map, with_extensions)]
+    async fn delete(&self, #[argument(rename = "sessionId")] session_id: String) -> RpcResult<DeleteResult>;
+}
+
+/// `agents.list`.
+#[cfg_attr(not(feature = "client"), rpc(server, namespace = "agents", namespace_separator = "."))]
+#[cfg_attr(feature = "client", rpc(server, client, namespace = "agents", namespace_separator = "."))]
+pub trait AgentsApi {
+    /// Configured agents.
+    #[method(name = "list")]
+    fn list(&self) -> RpcResult<AgentList>;
+}
+
+/// `subscribe` / `unsubscribe`: events as notifications of method `event`.
+#[cfg_attr(not(feature = "client"), rpc(server))]
+#[cfg_attr(feature = "client", rpc(server, client))]
+pub trait EventsApi {
+    /// Subscribes to a topic (the Rust name avoids jsonrpsee's own `subscribe`), first replaying stored events after `afterSeq` (session topics).
+    #[subscription(name = "subscribe" => "event", unsubscribe = "unsubscribe", item = crate::types::EventMessage, param_kind = map, with_extensions)]
+    async fn subscribe_topic(
+        &self,
+        topic: String,
+        #[argument(rename = "afterSeq")] after_seq: Option<i64>,
+    ) -> jsonrpsee::core::SubscriptionResult;
 }

@@ -3,14 +3,17 @@
 //! The library exposes [`run`], which serves a bound listener until a shutdown future
 //! resolves; `main` only parses the command line, sets up logging and handles signals.
 
+pub mod agent;
 mod audit;
 pub mod cli;
 pub mod connections;
 pub mod gate;
 pub mod http;
+pub mod hub;
 mod logging;
 pub mod methods;
 pub mod rpc;
+pub mod runs;
 mod serve;
 mod shutdown;
 mod state;

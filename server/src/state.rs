@@ -10,6 +10,8 @@ use switchboard_storage::Store;
 use crate::audit::AuditLog;
 use crate::connections::ConnectionRegistry;
 use crate::gate::FailedAuthLimiter;
+use crate::hub::EventHub;
+use crate::runs::RunManager;
 
 /// Everything the gateway shares between connections.
 #[derive(Debug, Clone)]
@@ -22,6 +24,10 @@ pub struct AppState {
     pub verifier: TokenVerifier,
     /// Live connections.
     pub connections: ConnectionRegistry,
+    /// Who listens to which events.
+    pub hub: EventHub,
+    /// Runs of every session.
+    pub runs: RunManager,
     /// The audit writer.
     pub audit: AuditLog,
     /// Failed authentications per remote address.
@@ -47,7 +53,11 @@ impl AppState {
             },
         );
         let failed_auth = Arc::new(FailedAuthLimiter::new(config.auth.failed_per_minute));
+        let hub = EventHub::default();
+        let runs = RunManager::new(store.clone(), hub.clone(), &config);
         AppState {
+            hub,
+            runs,
             audit: AuditLog::start(store.clone()),
             config: Arc::new(config),
             store,

@@ -2,12 +2,17 @@
 //! GoClaw's protocol fixes a name).
 
 mod admin;
+mod chat;
 mod connect;
 mod gateway;
 
 pub use admin::{
     AuditEntryInfo, AuditList, ConnectionInfo, ConnectionList, CreatedTokenInfo, KickResult,
     RevokeResult, TokenInfo, TokenList,
+};
+pub use chat::{
+    AbortResult, AgentInfo, AgentList, ChatSendResult, DeleteResult, EventMessage, History, MessageInfo,
+    SessionDetail, SessionInfo, SessionList, StopReason, Usage,
 };
 pub use connect::{ClientInfo, ConnectAuth, ConnectResult, Limits, ServerInfo};
 pub use gateway::{HealthResult, StatusResult};

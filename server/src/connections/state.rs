@@ -82,6 +82,11 @@ pub struct ConnectionState {
     pub inflight: Arc<Semaphore>,
     /// Live subscriptions.
     pub subscriptions: AtomicU64,
+    /// The connection's outbound queue, for events of runs it started (frames only).
+    pub direct: Option<jsonrpsee::server::MethodSink>,
+    /// Frames only: subscription id (as JSON) → the `subscribe` reply the frame writer sends in
+    /// place of jsonrpsee's bare id.
+    subscribe_replies: Mutex<std::collections::HashMap<String, String>>,
     /// Set by `connect`; a std mutex held only to read or replace it.
     identity: Mutex<Option<Identity>>,
     /// Set when kicked or its token revoked: the gate refuses every later call.
@@ -101,6 +106,7 @@ impl ConnectionState {
         bearer: Option<Principal>,
         max_inflight: usize,
         closer: Closer,
+        direct: Option<jsonrpsee::server::MethodSink>,
     ) -> ConnectionState {
         ConnectionState {
             id,
@@ -110,6 +116,8 @@ impl ConnectionState {
             bearer,
             inflight: Arc::new(Semaphore::new(max_inflight)),
             subscriptions: AtomicU64::new(0),
+            direct,
+            subscribe_replies: Mutex::default(),
             identity: Mutex::new(None),
             closed: AtomicBool::new(false),
             auth_failed: AtomicBool::new(false),
@@ -162,6 +170,31 @@ impl ConnectionState {
                 .bearer
                 .as_ref()
                 .is_some_and(|p| p.token_id.as_deref() == Some(token_id))
+    }
+
+    /// Records what a `subscribe` reply should say on `/ws` (`{subscriptionId, topic,
+    /// replayed}`); `/rpc` keeps jsonrpsee's bare subscription id.
+    pub fn note_subscription(
+        &self,
+        id: &jsonrpsee::types::SubscriptionId<'_>,
+        topic: &impl std::fmt::Display,
+        replayed: u64,
+    ) {
+        if self.protocol != Protocol::Frames {
+            return;
+        }
+        let Ok(key) = serde_json::to_string(id) else { return };
+        let reply = serde_json::json!({ "subscriptionId": id, "topic": topic.to_string(), "replayed": replayed });
+        self.subscribe_replies.lock().unwrap_or_else(|p| p.into_inner()).insert(key, reply.to_string());
+    }
+
+    /// The `subscribe` reply noted for a result, if this result is a subscription id.
+    pub fn take_subscribe_reply(&self, result: &str) -> Option<String> {
+        let mut replies = self.subscribe_replies.lock().unwrap_or_else(|p| p.into_inner());
+        if replies.is_empty() {
+            return None;
+        }
+        replies.remove(result)
     }
 
     /// Whether it was kicked or its token revoked.

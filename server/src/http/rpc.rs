@@ -66,6 +66,7 @@ pub(super) async fn rpc(
         bearer,
         state.config.server.max_inflight_calls,
         closer,
+        None,
     ));
     req.extensions_mut().insert(conn.clone());
     let mut service = endpoints
@@ -74,10 +75,12 @@ pub(super) async fn rpc(
         .connection_id(id)
         .build(endpoints.methods.clone(), stop_handle);
     if is_websocket {
-        let registration = state.connections.register(conn);
+        let registration = state.connections.register(conn.clone());
         let closed = service.on_session_closed();
+        let hub = state.hub.clone();
         tokio::spawn(async move {
             closed.await;
+            hub.remove_connection(&conn.id);
             drop(registration);
             drop(permit);
             // Dropping the handle would also stop the connection: keep it until the end.

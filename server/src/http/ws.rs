@@ -47,6 +47,7 @@ pub(super) async fn ws(
                 endpoints.methods.clone(),
                 endpoints.rpc_middleware.clone(),
                 endpoints.state.connections.clone(),
+                endpoints.state.hub.clone(),
                 endpoints.frame_limits.clone(),
             )
             .await;

@@ -81,8 +81,8 @@ impl GatewayApiServer for GatewayMethods {
             connections_by_role: by_role,
             sessions,
             agents: self.state.config.agents.defs.len() as u64,
-            active_runs: 0,
-            queued_runs: 0,
+            active_runs: active_runs as u64,
+            queued_runs: queued_runs as u64,
             subscriptions,
             store: self.state.store.backend_name().to_owned(),
         })

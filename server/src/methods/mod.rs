@@ -2,16 +2,22 @@
 //! it sees the connection's state in `Extensions` and returns typed results or `ApiError`.
 
 mod audit;
+mod chat;
 mod config;
 mod connect;
 mod connections;
+mod events;
 mod gateway;
+mod sessions;
 mod tokens;
 
 pub use audit::AuditMethods;
+pub use chat::ChatMethods;
 pub use config::ConfigMethods;
 pub use connections::ConnectionMethods;
+pub use events::EventMethods;
 pub use gateway::GatewayMethods;
+pub use sessions::{AgentMethods, SessionMethods};
 pub use tokens::TokenMethods;
 
 use std::sync::Arc;

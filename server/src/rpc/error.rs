@@ -34,6 +34,9 @@ pub enum ApiError {
     /// A field over its limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A run exceeded its time limit.
+    #[error("{0}")]
+    Timeout(String),
     /// Shutting down or the store is unreachable.
     #[error("{0}")]
     Unavailable(String),
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::Conflict(_) => ErrorCode::Conflict,
             ApiError::RateLimited { .. } => ErrorCode::RateLimited,
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
+            ApiError::Timeout(_) => ErrorCode::Timeout,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
             ApiError::Internal(_) => ErrorCode::Internal,
         }

@@ -7,12 +7,14 @@ pub use error::ApiError;
 
 use jsonrpsee::{Methods, RpcModule};
 use switchboard_api::rpc::{
-    AuditApiServer, ConfigApiServer, ConnectionsApiServer, GatewayApiServer, TokensApiServer,
+    AgentsApiServer, AuditApiServer, ChatApiServer, ConfigApiServer, ConnectionsApiServer,
+    EventsApiServer, GatewayApiServer, SessionsApiServer, TokensApiServer,
 };
 
 use crate::AppState;
 use crate::methods::{
-    AuditMethods, ConfigMethods, ConnectionMethods, GatewayMethods, TokenMethods,
+    AgentMethods, AuditMethods, ChatMethods, ConfigMethods, ConnectionMethods, EventMethods,
+    GatewayMethods, SessionMethods, TokenMethods,
 };
 
 /// Every method, registered once and served by both `/ws` and `/rpc`.
@@ -23,7 +25,11 @@ pub fn build_methods(state: &AppState) -> Methods {
 /// The merged module (also used to list the registered method names).
 pub fn build_module(state: &AppState) -> RpcModule<()> {
     let mut module = RpcModule::new(());
-    let parts: [Methods; 5] = [
+    let parts: [Methods; 9] = [
+        ChatMethods::new(state.clone()).into_rpc().into(),
+        SessionMethods::new(state.clone()).into_rpc().into(),
+        AgentMethods::new(state.clone()).into_rpc().into(),
+        EventMethods::new(state.clone()).into_rpc().into(),
         GatewayMethods::new(state.clone()).into_rpc().into(),
         TokenMethods::new(state.clone()).into_rpc().into(),
         ConnectionMethods::new(state.clone()).into_rpc().into(),

@@ -182,7 +182,18 @@ fn error_body(e: RpcError) -> ErrorBody {
 }
 
 /// One outbound JSON-RPC message as a frame; `seq` counts the events of this connection.
+#[cfg(test)]
 pub(crate) fn to_frame(message: &RawValue, seq: &mut u64) -> Option<String> {
+    to_frame_with(message, seq, &|_| None)
+}
+
+/// [`to_frame`], where `replace(result)` may give a success response another payload (the
+/// `subscribe` reply in place of jsonrpsee's bare subscription id).
+pub(crate) fn to_frame_with(
+    message: &RawValue,
+    seq: &mut u64,
+    replace: &dyn Fn(&str) -> Option<String>,
+) -> Option<String> {
     let m: OutMessage<'_> = serde_json::from_str(message.get()).ok()?;
     if let Some(params) = m.params {
         *seq += 1;
@@ -218,13 +229,11 @@ pub(crate) fn to_frame(message: &RawValue, seq: &mut u64) -> Option<String> {
         .ok();
     }
     let payload = m.result.unwrap_or(RawValue::NULL);
-    serde_json::to_string(&ResOk {
-        kind: "res",
-        id,
-        ok: true,
-        payload,
-    })
-    .ok()
+    if let Some(replacement) = replace(payload.get()) {
+        let replacement = RawValue::from_string(replacement).ok()?;
+        return serde_json::to_string(&ResOk { kind: "res", id, ok: true, payload: &replacement }).ok();
+    }
+    serde_json::to_string(&ResOk { kind: "res", id, ok: true, payload }).ok()
 }
 
 #[cfg(test)]

@@ -19,8 +19,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::FrameRpcService;
-use super::codec::{parse_request, to_frame};
+use super::codec::{parse_request, to_frame_with};
 use crate::connections::{Closer, ConnectionRegistry, ConnectionState, Protocol};
+use crate::hub::EventHub;
 
 /// jsonrpsee numbers its connections from 0 in a `u32`; ours start far above, so the two
 /// endpoints' subscriptions can never share a connection id.
@@ -82,6 +83,7 @@ pub async fn serve_connection<L>(
     methods: Methods,
     rpc_middleware: RpcServiceBuilder<L>,
     registry: ConnectionRegistry,
+    hub: EventHub,
     limits: FrameLimits,
 ) where
     L: tower::Layer<FrameRpcService>,
@@ -108,8 +110,10 @@ pub async fn serve_connection<L>(
         bearer,
         limits.max_inflight,
         closer,
+        Some(sink.clone()),
     ));
     let _registration = registry.register(state.clone());
+    let _listening = ListenerGuard { hub: hub.clone(), conn_id: state.id.clone() };
     let service = Arc::new(rpc_middleware.service(FrameRpcService::new(
         methods,
         conn_id,
@@ -119,7 +123,7 @@ pub async fn serve_connection<L>(
     )));
 
     let (ws_tx, mut ws_rx) = socket.split();
-    let writer = tokio::spawn(write_frames(ws_tx, rx, close.clone(), limits.clone()));
+    let writer = tokio::spawn(write_frames(ws_tx, rx, close.clone(), limits.clone(), state.clone()));
 
     let mut extensions = Extensions::new();
     extensions.insert(conn_id);
@@ -226,6 +230,18 @@ pub async fn serve_connection<L>(
     }
 }
 
+/// Forgets the connection's subscriptions in the hub when the connection ends.
+struct ListenerGuard {
+    hub: EventHub,
+    conn_id: String,
+}
+
+impl Drop for ListenerGuard {
+    fn drop(&mut self) {
+        self.hub.remove_connection(&self.conn_id);
+    }
+}
+
 /// Whether a read error is a frame over `max_frame_bytes`.
 fn is_too_big(e: &axum::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -286,7 +302,9 @@ async fn write_frames(
     mut rx: mpsc::Receiver<Box<RawValue>>,
     close: CloseSignal,
     limits: FrameLimits,
+    state: Arc<ConnectionState>,
 ) {
+    let replace = |result: &str| state.take_subscribe_reply(result);
     let challenge = serde_json::json!({
         "type": "event",
         "event": "connect.challenge",
@@ -303,7 +321,7 @@ async fn write_frames(
                 biased;
                 () = close.token.cancelled() => break,
                 queued = rx.recv() => match queued {
-                    Some(json) => match to_frame(&json, &mut seq) {
+                    Some(json) => match to_frame_with(&json, &mut seq, &replace) {
                         Some(frame) => Message::Text(frame.into()),
                         None => continue,
                     },

@@ -72,6 +72,46 @@ impl Store {
         Ok(seqs)
     }
 
+    /// Appends events whose sequence numbers the caller chose: `expected_last + 1, + 2, …`.
+    /// The session's counter moves only if it still is `expected_last` (one writer per session;
+    /// anything else is a conflict and nothing is written). Returns the new last seq.
+    pub async fn append_events_after(
+        &self,
+        session_id: &str,
+        expected_last: i64,
+        events: &[NewEvent],
+    ) -> Result<i64, StoreError> {
+        if events.is_empty() {
+            return Ok(expected_last);
+        }
+        let last = expected_last + i64::try_from(events.len()).unwrap_or(i64::MAX);
+        let txn = self.conn().begin().await?;
+        let moved = session::Entity::update_many()
+            .col_expr(session::Column::LastSeq, Expr::value(last))
+            .filter(session::Column::Id.eq(session_id))
+            .filter(session::Column::LastSeq.eq(expected_last))
+            .exec(&txn)
+            .await?;
+        if moved.rows_affected != 1 {
+            return Err(StoreError::Corrupt {
+                table: "sessions",
+                detail: format!("session {session_id}: event sequence is not at {expected_last}"),
+            });
+        }
+        let rows = events.iter().zip(expected_last + 1..).map(|(e, seq)| event::ActiveModel {
+            id: NotSet,
+            session_id: Set(session_id.to_owned()),
+            seq: Set(seq),
+            run_id: Set(e.run_id.clone()),
+            event: Set(e.event.clone()),
+            payload: Set(e.payload.clone()),
+            created_at: Set(e.created_at),
+        });
+        event::Entity::insert_many(rows).exec(&txn).await?;
+        txn.commit().await?;
+        Ok(last)
+    }
+
     /// Up to `limit` events of a session with `seq > after_seq`, in order.
     pub async fn events_after(
         &self,

@@ -66,6 +66,19 @@ impl Store {
         Ok(stored)
     }
 
+    /// The assistant message a run produced, if it stored one.
+    pub async fn assistant_message_for_run(
+        &self,
+        run_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(message::Entity::find()
+            .filter(message::Column::RunId.eq(run_id))
+            .filter(message::Column::Role.eq("assistant"))
+            .order_by_desc(message::Column::Id)
+            .one(self.conn())
+            .await?)
+    }
+
     /// Up to `limit` messages of a session older than message id `before` (all when `None`),
     /// oldest first, and whether older ones remain.
     pub async fn list_messages(

@@ -1,0 +1,165 @@
+//! Chat, sessions, agents and events.
+
+use serde::{Deserialize, Serialize};
+
+/// Token counts (GoClaw's field names).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in.
+    pub input_tokens: u64,
+    /// Tokens out.
+    pub output_tokens: u64,
+    /// Cost, where the model has a price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<f64>,
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The agent finished its reply.
+    EndTurn,
+    /// `chat.abort`.
+    Aborted,
+}
+
+/// `chat.send`'s reply, after the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatSendResult {
+    /// The assistant's reply (partial when aborted).
+    pub content: String,
+    /// The session (new when none was given).
+    pub session_id: String,
+    /// The run.
+    pub run_id: String,
+    /// Tokens used.
+    pub usage: Usage,
+    /// Why the run stopped.
+    pub stop_reason: StopReason,
+}
+
+/// `chat.abort`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AbortResult {
+    /// Whether a run was aborted.
+    pub aborted: bool,
+}
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageInfo {
+    /// Message id (use as `before` for older pages).
+    pub id: i64,
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+    /// The run it belongs to.
+    pub run_id: Option<String>,
+    /// When, unix ms.
+    pub created_at: i64,
+    /// The run's usage, on assistant messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// `chat.history`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    /// Messages, oldest first.
+    pub messages: Vec<MessageInfo>,
+    /// Whether older messages remain.
+    pub has_more: bool,
+}
+
+/// A session's summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: String,
+    /// Its agent.
+    pub agent_id: String,
+    /// Its creator.
+    pub user_id: String,
+    /// Its title.
+    pub title: String,
+    /// Creation time, unix ms.
+    pub created_at: i64,
+    /// Last change, unix ms.
+    pub updated_at: i64,
+    /// Stored messages.
+    pub message_count: i64,
+    /// Whether a run is in progress.
+    pub running: bool,
+    /// The last `sessionSeq` (0: no events yet).
+    pub last_seq: i64,
+}
+
+/// `sessions.list`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionList {
+    /// Sessions, most recently updated first.
+    pub sessions: Vec<SessionInfo>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `sessions.get`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDetail {
+    /// The summary.
+    #[serde(flatten)]
+    pub session: SessionInfo,
+    /// The running run, if any.
+    pub active_run_id: Option<String>,
+    /// Runs waiting behind it.
+    pub queued_runs: u64,
+    /// Tokens and cost summed over the session's runs.
+    pub usage: Usage,
+}
+
+/// `sessions.delete`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteResult {
+    /// Always true (an unknown id is `NOT_FOUND`).
+    pub deleted: bool,
+}
+
+/// One configured agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    /// Agent id.
+    pub id: String,
+    /// `echo` or `openai`.
+    pub kind: String,
+    /// The model, for model-backed agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// A description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// `agents.list`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentList {
+    /// Every configured agent.
+    pub agents: Vec<AgentInfo>,
+}
+
+/// One pushed event: the name and its payload (session-scoped payloads carry `sessionId`,
+/// `runId` and `sessionSeq`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventMessage {
+    /// `chat`, `agent`, `tool.call`, `tool.result`, `usage`, `session.created`, …
+    pub event: String,
+    /// The payload.
+    pub payload: serde_json::Value,
+}

@@ -1,0 +1,79 @@
+//! `RunOutput`: what an agent streams into. Each call writes one event to the session's log
+//! (durably, with its `sessionSeq`) before it is published; the reply so far is kept here, so a
+//! run that is aborted or times out still has its partial text.
+
+use serde_json::{Map, Value, json};
+use switchboard_api::types::Usage;
+
+use crate::runs::SessionLog;
+
+/// Why an agent could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The event log could not be written.
+    #[error("the store failed: {0}")]
+    Store(String),
+    /// The agent failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The stream of one run.
+#[derive(Debug)]
+pub struct RunOutput {
+    log: SessionLog,
+    run_id: String,
+    /// The reply so far.
+    pub content: String,
+    /// Tokens counted so far.
+    pub usage: Usage,
+}
+
+impl RunOutput {
+    /// Output of run `run_id` into `log`.
+    pub fn new(log: SessionLog, run_id: String) -> RunOutput {
+        RunOutput { log, run_id, content: String::new(), usage: Usage::default() }
+    }
+
+    /// Emits a session event of this run.
+    pub async fn emit(&self, name: &'static str, fields: Map<String, Value>) -> Result<i64, AgentError> {
+        self.log
+            .emit(Some(&self.run_id), name, fields)
+            .await
+            .map_err(|e| AgentError::Store(e.to_string()))
+    }
+
+    /// Appends `delta` to the reply and emits a `chat` event `{delta, chunk}`.
+    pub async fn delta(&mut self, delta: &str) -> Result<(), AgentError> {
+        self.content.push_str(delta);
+        let fields = fields(json!({ "delta": delta, "chunk": self.content }));
+        self.emit("chat", fields).await.map(drop)
+    }
+
+    /// Emits `tool.call`.
+    pub async fn tool_call(&self, call_id: &str, tool: &str, input: &Value) -> Result<(), AgentError> {
+        let fields = fields(json!({ "toolCallId": call_id, "tool": tool, "input": input }));
+        self.emit("tool.call", fields).await.map(drop)
+    }
+
+    /// Emits `tool.result`.
+    pub async fn tool_result(
+        &self,
+        call_id: &str,
+        tool: &str,
+        output: &Value,
+        is_error: bool,
+    ) -> Result<(), AgentError> {
+        let fields =
+            fields(json!({ "toolCallId": call_id, "tool": tool, "output": output, "isError": is_error }));
+        self.emit("tool.result", fields).await.map(drop)
+    }
+}
+
+/// The fields of a JSON object literal.
+pub(crate) fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}

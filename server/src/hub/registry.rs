@@ -1,0 +1,206 @@
+//! `EventHub`: who listens to what, and delivery. One std mutex guards the map; it is held for
+//! one publish or one (de)registration, never across an `.await`, and delivery under it only
+//! tries to enqueue (`try_send`), never waits.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use jsonrpsee::server::{MethodSink, SubscriptionSink, TrySendError};
+
+use super::{HubEvent, Topic};
+use crate::connections::ConnectionState;
+
+/// The result of trying to switch a replaying subscription to live delivery.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Attach {
+    /// Live from now on; events up to the replayed sequence are skipped.
+    Attached,
+    /// Events newer than the replay were published meanwhile: read the store again.
+    Behind,
+}
+
+struct Subscription {
+    id: String,
+    topic: Topic,
+    sink: SubscriptionSink,
+    /// `(session, seq)`: events of that session up to `seq` were already replayed.
+    replayed_to: Option<(String, i64)>,
+}
+
+struct Listener {
+    conn: Arc<ConnectionState>,
+    subscriptions: Vec<Subscription>,
+    /// Runs this connection started with `chat.send` (frames only): their events come here
+    /// when no subscription of the connection covers them.
+    runs: HashSet<String>,
+}
+
+#[derive(Default)]
+struct HubState {
+    listeners: HashMap<String, Listener>,
+    /// The last published `sessionSeq` of each session that published since start.
+    last_published: HashMap<String, i64>,
+}
+
+/// The hub. A cheap `Clone` handle.
+#[derive(Clone, Default)]
+pub struct EventHub {
+    state: Arc<Mutex<HubState>>,
+}
+
+impl std::fmt::Debug for EventHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventHub").finish_non_exhaustive()
+    }
+}
+
+impl EventHub {
+    fn lock(&self) -> MutexGuard<'_, HubState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Delivers an event to every connection that listens to it, once per connection. A
+    /// connection whose queue is full is closed as a slow consumer.
+    pub fn publish(&self, event: &HubEvent) {
+        let mut slow = Vec::new();
+        {
+            let mut state = self.lock();
+            if let (Some(session), Some(seq), false) = (&event.session_id, event.seq, event.lifecycle) {
+                state.last_published.insert(session.to_string(), seq);
+            }
+            state.listeners.retain(|_, listener| {
+                match deliver(listener, event) {
+                    Delivery::Done => true,
+                    Delivery::Full => {
+                        slow.push(listener.conn.clone());
+                        false
+                    }
+                }
+            });
+        }
+        for conn in slow {
+            tracing::info!(connection = %conn.id, "closing a slow consumer");
+            conn.close(1008, "slow consumer");
+        }
+    }
+
+    /// Registers a live subscription. With `replayed_to = Some((session, seq))` it is attached
+    /// only if nothing newer than `seq` was published for that session; the caller replays
+    /// again on [`Attach::Behind`].
+    pub fn attach(
+        &self,
+        conn: &Arc<ConnectionState>,
+        topic: Topic,
+        sink: SubscriptionSink,
+        replayed_to: Option<(String, i64)>,
+    ) -> Attach {
+        let mut state = self.lock();
+        if let Some((session, seq)) = &replayed_to
+            && state.last_published.get(session).is_some_and(|head| head > seq)
+        {
+            return Attach::Behind;
+        }
+        let id = subscription_key(&sink);
+        let listener = listener(&mut state, conn);
+        listener.subscriptions.push(Subscription { id, topic, sink, replayed_to });
+        conn.subscriptions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Attach::Attached
+    }
+
+    /// Removes a subscription (after `unsubscribe` or when its connection is gone).
+    pub fn detach(&self, conn_id: &str, sink: &SubscriptionSink) {
+        let key = subscription_key(sink);
+        let mut state = self.lock();
+        if let Some(listener) = state.listeners.get_mut(conn_id) {
+            let before = listener.subscriptions.len();
+            listener.subscriptions.retain(|s| s.id != key);
+            let removed = (before - listener.subscriptions.len()) as u64;
+            listener.conn.subscriptions.fetch_sub(removed, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Sends the events of `run_id` to the connection that started it (frames only).
+    pub fn watch_run(&self, conn: &Arc<ConnectionState>, run_id: &str) {
+        if conn.direct.is_none() {
+            return;
+        }
+        let mut state = self.lock();
+        listener(&mut state, conn).runs.insert(run_id.to_owned());
+    }
+
+    /// Stops sending a run's events to its caller.
+    pub fn unwatch_run(&self, conn_id: &str, run_id: &str) {
+        if let Some(listener) = self.lock().listeners.get_mut(conn_id) {
+            listener.runs.remove(run_id);
+        }
+    }
+
+    /// Forgets a connection and everything it listened to.
+    pub fn remove_connection(&self, conn_id: &str) {
+        self.lock().listeners.remove(conn_id);
+    }
+
+    /// Forgets a deleted session's published sequence.
+    pub fn forget_session(&self, session_id: &str) {
+        self.lock().last_published.remove(session_id);
+    }
+
+    /// Live subscriptions, all connections together.
+    pub fn subscription_count(&self) -> usize {
+        self.lock().listeners.values().map(|l| l.subscriptions.len()).sum()
+    }
+}
+
+fn listener<'a>(state: &'a mut HubState, conn: &Arc<ConnectionState>) -> &'a mut Listener {
+    state.listeners.entry(conn.id.clone()).or_insert_with(|| Listener {
+        conn: conn.clone(),
+        subscriptions: Vec::new(),
+        runs: HashSet::new(),
+    })
+}
+
+fn subscription_key(sink: &SubscriptionSink) -> String {
+    format!("{:?}", sink.subscription_id())
+}
+
+enum Delivery {
+    Done,
+    Full,
+}
+
+/// Offers `event` to one connection: through its first matching subscription, else (for its
+/// own runs) directly.
+fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
+    let mut index = 0;
+    while index < listener.subscriptions.len() {
+        let sub = &mut listener.subscriptions[index];
+        if !sub.topic.matches(event) {
+            index += 1;
+            continue;
+        }
+        if let (Some((session, replayed)), Some(seq)) = (&sub.replayed_to, event.seq)
+            && event.session_id.as_deref() == Some(session.as_str())
+            && seq <= *replayed
+        {
+            return Delivery::Done;
+        }
+        match sub.sink.try_send(event.raw_body()) {
+            Ok(()) => return Delivery::Done,
+            Err(TrySendError::Full(_)) => return Delivery::Full,
+            Err(TrySendError::Closed(_)) => {
+                listener.subscriptions.swap_remove(index);
+                listener.conn.subscriptions.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+    let own_run = event.run_id.as_deref().is_some_and(|run| listener.runs.contains(run));
+    if let (true, Some(direct)) = (own_run, listener.conn.direct.as_ref()) {
+        let mut direct: MethodSink = direct.clone();
+        match direct.try_send(event.notification()) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Delivery::Full,
+            Err(TrySendError::Closed(_)) => listener.runs.clear(),
+        }
+    }
+    Delivery::Done
+}

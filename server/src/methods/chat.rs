@@ -1,0 +1,265 @@
+//! `chat.send`, `chat.abort`, `chat.history`.
+
+use jsonrpsee::Extensions;
+use jsonrpsee::core::{RpcResult, async_trait};
+use serde_json::{Value, json};
+use switchboard_api::rpc::ChatApiServer;
+use switchboard_api::types::{AbortResult, ChatSendResult, History, MessageInfo, StopReason, Usage};
+use switchboard_api::{ErrorCode, RunStatus};
+use switchboard_storage::{NewSession, SessionRecord, now_ms};
+use tokio::sync::watch;
+
+use super::caller;
+use crate::AppState;
+use crate::connections::ConnectionState;
+use crate::hub::HubEvent;
+use crate::runs::{FirstRun, IDEMPOTENCY_WINDOW, RunOutcome, RunRequest, new_id};
+use crate::rpc::ApiError;
+
+/// Messages per `chat.history` page by default and at most.
+const DEFAULT_HISTORY: u64 = 50;
+const MAX_HISTORY: u64 = 500;
+/// Characters of the first message kept as a new session's title.
+const TITLE_CHARS: usize = 80;
+/// The agent of a new session when `agentId` is absent.
+const DEFAULT_AGENT: &str = "main";
+
+/// The chat family.
+#[derive(Debug)]
+pub struct ChatMethods {
+    state: AppState,
+}
+
+impl ChatMethods {
+    /// Handlers over `state`.
+    pub fn new(state: AppState) -> Self {
+        ChatMethods { state }
+    }
+
+    async fn session_for(
+        &self,
+        conn: &ConnectionState,
+        agent_id: Option<String>,
+        session_id: Option<String>,
+        message: &str,
+    ) -> Result<SessionRecord, ApiError> {
+        if let Some(id) = session_id {
+            let session = self
+                .state
+                .store
+                .get_session(&id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no session {id}")))?;
+            if agent_id.as_ref().is_some_and(|a| *a != session.agent_id) {
+                return Err(ApiError::InvalidRequest(format!(
+                    "session {id} belongs to agent {}",
+                    session.agent_id
+                )));
+            }
+            return Ok(session);
+        }
+        let agent_id = agent_id.unwrap_or_else(|| DEFAULT_AGENT.to_owned());
+        if !self.state.runs.has_agent(&agent_id) {
+            return Err(ApiError::NotFound(format!("no agent {agent_id}")));
+        }
+        let user_id = conn.identity().map_or_else(|| "anonymous".to_owned(), |i| i.user_id);
+        let session = self
+            .state
+            .store
+            .create_session(NewSession {
+                id: new_id("ses"),
+                agent_id,
+                user_id,
+                title: message.chars().take(TITLE_CHARS).collect::<String>().trim().to_owned(),
+                created_at: now_ms(),
+            })
+            .await?;
+        let summary = json!({
+            "id": session.id, "agentId": session.agent_id, "userId": session.user_id,
+            "title": session.title, "createdAt": session.created_at, "updatedAt": session.updated_at,
+            "messageCount": 0, "lastSeq": 0,
+        });
+        self.state.hub.publish(&HubEvent::lifecycle("session.created", &session.id, &session.agent_id, &summary));
+        Ok(session)
+    }
+
+    /// The first run of an idempotency key, from memory or (after a restart) from the store.
+    async fn earlier_result(&self, principal: &str, key: &str) -> Result<Option<ChatSendResult>, ApiError> {
+        if let Some(first) = self.state.runs.idempotency.get(principal, key) {
+            return outcome(first.outcome).await.map(Some);
+        }
+        let since = now_ms() - i64::try_from(IDEMPOTENCY_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        let Some(run) = self.state.store.find_run_by_idempotency_key(principal, key, since).await? else {
+            return Ok(None);
+        };
+        match run.run_status() {
+            RunStatus::Completed | RunStatus::Aborted => {
+                let reply = self.state.store.assistant_message_for_run(&run.id).await?;
+                Ok(Some(ChatSendResult {
+                    content: reply.map(|m| m.content).unwrap_or_default(),
+                    session_id: run.session_id.clone(),
+                    run_id: run.id.clone(),
+                    usage: Usage {
+                        input_tokens: u64::try_from(run.input_tokens).unwrap_or(0),
+                        output_tokens: u64::try_from(run.output_tokens).unwrap_or(0),
+                        cost: (run.cost > 0.0).then_some(run.cost),
+                    },
+                    stop_reason: if run.run_status() == RunStatus::Aborted {
+                        StopReason::Aborted
+                    } else {
+                        StopReason::EndTurn
+                    },
+                }))
+            }
+            RunStatus::Timeout => Err(ApiError::Timeout(run.error.unwrap_or_default())),
+            RunStatus::Failed => Err(ApiError::Unavailable(format!(
+                "the first run with this idempotency key failed: {}",
+                run.error.unwrap_or_default()
+            ))),
+            RunStatus::Queued | RunStatus::Started => Err(ApiError::Conflict(
+                "a run with this idempotency key is still in progress".to_owned(),
+            )),
+        }
+    }
+}
+
+/// Waits for a run's outcome.
+async fn outcome(mut rx: watch::Receiver<Option<RunOutcome>>) -> Result<ChatSendResult, ApiError> {
+    let outcome = rx
+        .wait_for(Option::is_some)
+        .await
+        .map_err(|_| ApiError::Unavailable("the run was lost".to_owned()))?
+        .clone();
+    match outcome {
+        Some(RunOutcome::Finished(result)) => Ok(result),
+        Some(RunOutcome::Failed { code, message }) => Err(match code {
+            ErrorCode::Timeout => ApiError::Timeout(message),
+            ErrorCode::NotFound => ApiError::NotFound(message),
+            ErrorCode::Unavailable => ApiError::Unavailable(message),
+            _ => ApiError::Internal(message),
+        }),
+        None => Err(ApiError::Unavailable("the run was lost".to_owned())),
+    }
+}
+
+#[async_trait]
+impl ChatApiServer for ChatMethods {
+    async fn send(
+        &self,
+        ext: &Extensions,
+        agent_id: Option<String>,
+        message: Option<Value>,
+        session_id: Option<String>,
+        _channel: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> RpcResult<ChatSendResult> {
+        let conn = caller(ext)?;
+        let message = match message {
+            Some(Value::String(m)) if !m.trim().is_empty() => m,
+            Some(Value::String(_)) => return Err(ApiError::InvalidRequest("message is empty".to_owned()).into()),
+            Some(_) => return Err(ApiError::InvalidRequest("message must be a string".to_owned()).into()),
+            None => return Err(ApiError::InvalidRequest("message is required".to_owned()).into()),
+        };
+        let max = self.state.config.limits.max_message_bytes;
+        if message.len() > max {
+            return Err(ApiError::PayloadTooLarge(format!("message is over {max} bytes")).into());
+        }
+        let principal = principal_key(&conn);
+        if let Err(wait) = self.state.runs.limiter.check(&principal) {
+            return Err(ApiError::RateLimited {
+                message: "too many chat.send calls; slow down".to_owned(),
+                retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            }
+            .into());
+        }
+        let key = idempotency_key.filter(|k| !k.is_empty());
+        if let Some(key) = &key
+            && let Some(earlier) = self.earlier_result(&principal, key).await?
+        {
+            return Ok(earlier);
+        }
+        let session = self.session_for(&conn, agent_id, session_id, &message).await?;
+        let run_id = new_id("run");
+        let (done, rx) = watch::channel(None);
+        if let Some(key) = &key
+            && let Err(first) = self.state.runs.idempotency.insert(
+                &principal,
+                key,
+                FirstRun { run_id: run_id.clone(), outcome: rx.clone() },
+            )
+        {
+            return Ok(outcome(first.outcome).await?);
+        }
+        // The caller's own connection gets the run's events without subscribing.
+        self.state.hub.watch_run(&conn, &run_id);
+        let submitted = self
+            .state
+            .runs
+            .submit(RunRequest {
+                run_id: run_id.clone(),
+                session,
+                message,
+                principal: principal.clone(),
+                idempotency_key: key.clone(),
+                done,
+            })
+            .await;
+        let result = match submitted {
+            Ok(()) => outcome(rx).await,
+            Err(e) => {
+                if let Some(key) = &key {
+                    self.state.runs.idempotency.remove(&principal, key);
+                }
+                Err(e)
+            }
+        };
+        self.state.hub.unwatch_run(&conn.id, &run_id);
+        Ok(result?)
+    }
+
+    async fn abort(&self, _ext: &Extensions, session_id: String, run_id: Option<String>) -> RpcResult<AbortResult> {
+        if self.state.store.get_session(&session_id).await.map_err(ApiError::from)?.is_none() {
+            return Err(ApiError::NotFound(format!("no session {session_id}")).into());
+        }
+        Ok(AbortResult { aborted: self.state.runs.abort(&session_id, run_id.as_deref()) })
+    }
+
+    async fn history(&self, session_id: String, limit: Option<u64>, before: Option<i64>) -> RpcResult<History> {
+        let limit = limit.unwrap_or(DEFAULT_HISTORY);
+        if limit == 0 || limit > MAX_HISTORY {
+            return Err(ApiError::InvalidRequest(format!("limit must be 1–{MAX_HISTORY}")).into());
+        }
+        if self.state.store.get_session(&session_id).await.map_err(ApiError::from)?.is_none() {
+            return Err(ApiError::NotFound(format!("no session {session_id}")).into());
+        }
+        let (messages, has_more) =
+            self.state.store.list_messages(&session_id, limit, before).await.map_err(ApiError::from)?;
+        Ok(History {
+            messages: messages
+                .into_iter()
+                .map(|m| MessageInfo {
+                    id: m.id,
+                    usage: (m.role == "assistant").then(|| Usage {
+                        input_tokens: m.input_tokens.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                        output_tokens: m.output_tokens.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                        cost: m.cost,
+                    }),
+                    role: m.role,
+                    content: m.content,
+                    run_id: m.run_id,
+                    created_at: m.created_at,
+                })
+                .collect(),
+            has_more,
+        })
+    }
+}
+
+/// The name rate limits and idempotency keys are kept under.
+fn principal_key(conn: &ConnectionState) -> String {
+    match (conn.identity(), &conn.bearer) {
+        (Some(identity), _) => identity.principal.key(),
+        (None, Some(bearer)) => bearer.key(),
+        (None, None) => "anonymous".to_owned(),
+    }
+}

@@ -1,0 +1,205 @@
+//! A session's worker: takes its queued runs in order and runs each to its end — completed,
+//! aborted, timed out or failed — storing the reply and the run's state before announcing the
+//! outcome.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use switchboard_api::types::{ChatSendResult, StopReason};
+use switchboard_api::{ErrorCode, RunStatus};
+use switchboard_storage::{NewMessage, RunFinish, now_ms};
+use tokio::sync::mpsc;
+
+use super::{Inner, Pending, QueuedRun, RunOutcome, SessionLog, WORKER_IDLE};
+use crate::agent::{AgentError, RunOutput, fields};
+use crate::hub::HubEvent;
+
+/// How a run's agent stopped.
+enum Ending {
+    Completed,
+    Aborted,
+    Timeout,
+    Failed(AgentError),
+}
+
+/// The worker loop of one session; stops after [`WORKER_IDLE`] without runs.
+pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Receiver<QueuedRun>) {
+    loop {
+        let run = match tokio::time::timeout(WORKER_IDLE, rx.recv()).await {
+            Ok(Some(run)) => run,
+            Ok(None) => return,
+            Err(_idle) => {
+                let mut sessions = inner.lock();
+                let idle = sessions
+                    .get(&session_id)
+                    .is_some_and(|e| e.active.is_none() && e.waiting.is_empty() && rx.is_empty());
+                if idle {
+                    sessions.remove(&session_id);
+                    return;
+                }
+                continue;
+            }
+        };
+        let log = {
+            let mut sessions = inner.lock();
+            let Some(entry) = sessions.get_mut(&session_id) else { return };
+            entry.waiting.retain(|p| p.run_id != run.run_id);
+            entry.active = Some(Pending { run_id: run.run_id.clone(), cancel: run.cancel.clone() });
+            entry.log.clone()
+        };
+        let outcome = execute(&inner, &log, &run).await;
+        if let Some(entry) = inner.lock().get_mut(&session_id) {
+            entry.active = None;
+        }
+        let _ = run.done.send(Some(outcome));
+    }
+}
+
+async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome {
+    let mut out = RunOutput::new(log.clone(), run.run_id.clone());
+    let ending = if run.cancel.is_cancelled() {
+        Ending::Aborted
+    } else {
+        match start(inner, log, run).await {
+            Err(e) => Ending::Failed(e),
+            Ok(()) => {
+                let Some(agent) = inner.agents.get(&run.agent_id) else {
+                    return failed(ErrorCode::NotFound, format!("no agent {}", run.agent_id));
+                };
+                tokio::select! {
+                    result = agent.run(&run.message, &mut out) => match result {
+                        Ok(()) => Ending::Completed,
+                        Err(e) => Ending::Failed(e),
+                    },
+                    () = tokio::time::sleep(inner.run_timeout) => Ending::Timeout,
+                    () = run.cancel.cancelled() => Ending::Aborted,
+                }
+            }
+        }
+    };
+    finish(inner, log, run, out, ending).await
+}
+
+async fn start(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> Result<(), AgentError> {
+    inner.store.start_run(&run.run_id, now_ms()).await.map_err(|e| AgentError::Store(e.to_string()))?;
+    let started = json!({ "agentId": run.agent_id, "status": "started", "run_id": run.run_id });
+    log.emit(Some(&run.run_id), "agent", fields(started)).await.map_err(|e| AgentError::Store(e.to_string()))?;
+    Ok(())
+}
+
+/// Stores the reply and the run's end, emits `usage` and the final `agent` event, tells the
+/// `sessions` topic, and returns the outcome.
+async fn finish(inner: &Inner, log: &SessionLog, run: &QueuedRun, out: RunOutput, ending: Ending) -> RunOutcome {
+    let (status, stop_reason, error) = match &ending {
+        Ending::Completed => (RunStatus::Completed, Some(StopReason::EndTurn), None),
+        Ending::Aborted => (RunStatus::Aborted, Some(StopReason::Aborted), None),
+        Ending::Timeout => (
+            RunStatus::Timeout,
+            None,
+            Some(format!("the run exceeded agents.run_timeout_s ({} s)", inner.run_timeout.as_secs())),
+        ),
+        Ending::Failed(e) => (RunStatus::Failed, None, Some(e.to_string())),
+    };
+    let usage = out.usage;
+    let stored = store_end(inner, run, &out, status, stop_reason, error.clone()).await;
+    let usage_event = json!({ "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens });
+    let mut agent_event = json!({
+        "agentId": run.agent_id,
+        "status": status.as_str(),
+        "run_id": run.run_id,
+        "usage": usage_event.clone(),
+    });
+    if let Some(error) = &error {
+        agent_event["error"] = Value::from(error.as_str());
+    }
+    if stored.is_ok() {
+        let _ = log.emit(Some(&run.run_id), "usage", fields(usage_event)).await;
+        let _ = log.emit(Some(&run.run_id), "agent", fields(agent_event)).await;
+        announce_update(inner, &run.session_id).await;
+    }
+    if let Err(e) = stored {
+        tracing::warn!(run = %run.run_id, error = %e, "could not store the end of a run");
+        return failed(ErrorCode::Unavailable, "the store failed while saving the reply".to_owned());
+    }
+    match (ending, stop_reason) {
+        (Ending::Completed | Ending::Aborted, Some(stop_reason)) => RunOutcome::Finished(ChatSendResult {
+            content: out.content,
+            session_id: run.session_id.clone(),
+            run_id: run.run_id.clone(),
+            usage,
+            stop_reason,
+        }),
+        (Ending::Timeout, _) => failed(ErrorCode::Timeout, error.unwrap_or_default()),
+        (Ending::Failed(AgentError::Store(_)), _) => {
+            failed(ErrorCode::Unavailable, "the store failed during the run".to_owned())
+        }
+        (_, _) => failed(ErrorCode::Unavailable, format!("the run failed: {}", error.unwrap_or_default())),
+    }
+}
+
+/// The reply (when there is any, or when the run completed) and the run's end, with usage
+/// added to the session's totals.
+async fn store_end(
+    inner: &Inner,
+    run: &QueuedRun,
+    out: &RunOutput,
+    status: RunStatus,
+    stop_reason: Option<StopReason>,
+    error: Option<String>,
+) -> Result<(), switchboard_storage::StoreError> {
+    let now = now_ms();
+    let input = i64::try_from(out.usage.input_tokens).unwrap_or(i64::MAX);
+    let output = i64::try_from(out.usage.output_tokens).unwrap_or(i64::MAX);
+    let cost = out.usage.cost.unwrap_or(0.0);
+    if !out.content.is_empty() || status == RunStatus::Completed {
+        inner
+            .store
+            .append_message(NewMessage {
+                session_id: run.session_id.clone(),
+                run_id: Some(run.run_id.clone()),
+                role: "assistant".to_owned(),
+                content: out.content.clone(),
+                created_at: now,
+                usage: Some((input, output, out.usage.cost)),
+            })
+            .await?;
+    }
+    inner
+        .store
+        .finish_run(
+            &run.run_id,
+            RunFinish {
+                status,
+                stop_reason: stop_reason.map(|r| match r {
+                    StopReason::EndTurn => "end_turn".to_owned(),
+                    StopReason::Aborted => "aborted".to_owned(),
+                }),
+                error,
+                input_tokens: input,
+                output_tokens: output,
+                cost,
+                finished_at: now,
+            },
+        )
+        .await?;
+    inner.store.add_session_usage(&run.session_id, input, output, cost).await
+}
+
+async fn announce_update(inner: &Inner, session_id: &str) {
+    if let Ok(Some(session)) = inner.store.get_session(session_id).await {
+        let summary = json!({
+            "id": session.id,
+            "agentId": session.agent_id,
+            "userId": session.user_id,
+            "title": session.title,
+            "updatedAt": session.updated_at,
+            "messageCount": session.message_count,
+            "lastSeq": session.last_seq,
+        });
+        inner.hub.publish(&HubEvent::lifecycle("session.updated", &session.id, &session.agent_id, &summary));
+    }
+}
+
+fn failed(code: ErrorCode, message: String) -> RunOutcome {
+    RunOutcome::Failed { code, message }
+}

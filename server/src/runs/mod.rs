@@ -1,0 +1,313 @@
+//! Runs: one at a time per session, later sends queued FIFO (bounded), each run owned by its
+//! session's worker task — never by the caller, so a run goes on when its caller disconnects.
+//! A run ends completed, aborted (`chat.abort`), timed out (`agents.run_timeout_s`) or failed;
+//! its reply, usage and final state are stored before its outcome is announced.
+
+mod execute;
+mod idempotency;
+mod limiter;
+mod log;
+
+pub use idempotency::{FirstRun, IDEMPOTENCY_WINDOW, IdempotencyKeys};
+pub use limiter::ChatLimiter;
+pub use log::SessionLog;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::json;
+use switchboard_api::ErrorCode;
+use switchboard_api::types::ChatSendResult;
+use switchboard_config::Config;
+use switchboard_storage::{NewMessage, NewRun, SessionRecord, Store, now_ms};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::{Agent, build_agents};
+use crate::hub::EventHub;
+use crate::rpc::ApiError;
+
+/// A session's worker stops after this long without runs (and starts again on the next one).
+const WORKER_IDLE: Duration = Duration::from_secs(30);
+
+/// How a run ended, as its callers see it.
+#[derive(Debug, Clone)]
+pub enum RunOutcome {
+    /// Completed or aborted: the reply (partial when aborted).
+    Finished(ChatSendResult),
+    /// Timed out or failed.
+    Failed {
+        /// `TIMEOUT`, `UNAVAILABLE`, …
+        code: ErrorCode,
+        /// What happened (no secret).
+        message: String,
+    },
+}
+
+/// A run to start.
+#[derive(Debug)]
+pub struct RunRequest {
+    /// Its id ([`new_id`]`("run")`).
+    pub run_id: String,
+    /// Where its outcome goes.
+    pub done: watch::Sender<Option<RunOutcome>>,
+    /// Its session (existing or just created).
+    pub session: SessionRecord,
+    /// The user's message.
+    pub message: String,
+    /// Who asks (`Principal::key`).
+    pub principal: String,
+    /// The caller's idempotency key.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    run_id: String,
+    cancel: CancellationToken,
+}
+
+#[derive(Debug)]
+struct SessionRuns {
+    tx: mpsc::Sender<QueuedRun>,
+    log: SessionLog,
+    agent_id: String,
+    waiting: VecDeque<Pending>,
+    active: Option<Pending>,
+}
+
+#[derive(Debug)]
+struct QueuedRun {
+    run_id: String,
+    session_id: String,
+    agent_id: String,
+    message: String,
+    cancel: CancellationToken,
+    done: watch::Sender<Option<RunOutcome>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    hub: EventHub,
+    agents: HashMap<String, Agent>,
+    run_timeout: Duration,
+    max_queued: usize,
+    /// A std mutex held for map updates only, never across an `.await`.
+    sessions: Mutex<HashMap<String, SessionRuns>>,
+}
+
+/// Runs of every session. A cheap `Clone` handle.
+#[derive(Debug, Clone)]
+pub struct RunManager {
+    inner: Arc<Inner>,
+    /// Idempotency keys seen recently.
+    pub idempotency: Arc<IdempotencyKeys>,
+    /// `chat.send` per principal.
+    pub limiter: Arc<ChatLimiter>,
+}
+
+impl RunManager {
+    /// Runs over `store`, publishing through `hub`.
+    pub fn new(store: Store, hub: EventHub, config: &Config) -> RunManager {
+        RunManager {
+            inner: Arc::new(Inner {
+                store,
+                hub,
+                agents: build_agents(config),
+                run_timeout: config.agents.run_timeout(),
+                max_queued: config.limits.max_queued_runs,
+                sessions: Mutex::new(HashMap::new()),
+            }),
+            idempotency: Arc::new(IdempotencyKeys::default()),
+            limiter: Arc::new(ChatLimiter::new(config.limits.chat_per_minute, config.limits.chat_burst)),
+        }
+    }
+
+    /// Whether `agent_id` can run.
+    pub fn has_agent(&self, agent_id: &str) -> bool {
+        self.inner.agents.contains_key(agent_id)
+    }
+
+    /// Queues a run: stores the user message first, then hands the run to the session's worker.
+    /// `CONFLICT` when the session's queue is full.
+    pub async fn submit(&self, req: RunRequest) -> Result<(), ApiError> {
+        let run_id = req.run_id.clone();
+        let cancel = CancellationToken::new();
+        let session_id = req.session.id.clone();
+        let (tx, log, behind) = {
+            let mut sessions = self.inner.lock();
+            let entry = sessions.entry(session_id.clone()).or_insert_with(|| self.start_worker(&req.session));
+            if entry.waiting.len() >= self.inner.max_queued {
+                return Err(ApiError::Conflict(format!(
+                    "this session already has {} runs waiting",
+                    self.inner.max_queued
+                )));
+            }
+            let behind = entry.active.is_some() || !entry.waiting.is_empty();
+            entry.waiting.push_back(Pending { run_id: run_id.clone(), cancel: cancel.clone() });
+            (entry.tx.clone(), entry.log.clone(), behind)
+        };
+        if let Err(e) = self.record(&req, &run_id).await {
+            self.inner.forget_waiting(&session_id, &run_id);
+            return Err(e);
+        }
+        if behind {
+            let queued = json!({ "agentId": req.session.agent_id, "status": "queued", "run_id": run_id });
+            if let Err(e) = log.emit(Some(&run_id), "agent", crate::agent::fields(queued)).await {
+                tracing::warn!(error = %e, "could not log a queued run");
+            }
+        }
+        let queued = QueuedRun {
+            run_id: run_id.clone(),
+            session_id: session_id.clone(),
+            agent_id: req.session.agent_id.clone(),
+            message: req.message,
+            cancel,
+            done: req.done,
+        };
+        if tx.send(queued).await.is_err() {
+            self.inner.forget_waiting(&session_id, &run_id);
+            return Err(ApiError::Unavailable("the session's worker stopped".to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The user message and the queued run, durable before the run can start.
+    async fn record(&self, req: &RunRequest, run_id: &str) -> Result<(), ApiError> {
+        let now = now_ms();
+        self.inner
+            .store
+            .insert_run(NewRun {
+                id: run_id.to_owned(),
+                session_id: req.session.id.clone(),
+                agent_id: req.session.agent_id.clone(),
+                principal: req.principal.clone(),
+                idempotency_key: req.idempotency_key.clone(),
+                created_at: now,
+            })
+            .await?;
+        self.inner
+            .store
+            .append_message(NewMessage {
+                session_id: req.session.id.clone(),
+                run_id: Some(run_id.to_owned()),
+                role: "user".to_owned(),
+                content: req.message.clone(),
+                created_at: now,
+                usage: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn start_worker(&self, session: &SessionRecord) -> SessionRuns {
+        let (tx, rx) = mpsc::channel(self.inner.max_queued + 1);
+        let log = SessionLog::start(
+            self.inner.store.clone(),
+            self.inner.hub.clone(),
+            &session.id,
+            &session.agent_id,
+        );
+        tokio::spawn(execute::work(self.inner.clone(), session.id.clone(), rx));
+        SessionRuns { tx, log, agent_id: session.agent_id.clone(), waiting: VecDeque::new(), active: None }
+    }
+
+    /// Aborts the running run of a session (or, with `run_id`, that run, running or queued).
+    /// `false` when there is no such run.
+    pub fn abort(&self, session_id: &str, run_id: Option<&str>) -> bool {
+        let sessions = self.inner.lock();
+        let Some(entry) = sessions.get(session_id) else {
+            return false;
+        };
+        let target = match run_id {
+            None => entry.active.as_ref(),
+            Some(id) => entry
+                .active
+                .iter()
+                .chain(entry.waiting.iter())
+                .find(|p| p.run_id == id),
+        };
+        match target {
+            Some(pending) => {
+                pending.cancel.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Aborts every run of a session (before it is deleted).
+    pub fn abort_all(&self, session_id: &str) {
+        if let Some(entry) = self.inner.lock().get(session_id) {
+            for pending in entry.active.iter().chain(entry.waiting.iter()) {
+                pending.cancel.cancel();
+            }
+        }
+    }
+
+    /// `(active run id, runs waiting)` of a session.
+    pub fn session_state(&self, session_id: &str) -> (Option<String>, usize) {
+        match self.inner.lock().get(session_id) {
+            Some(entry) => (entry.active.as_ref().map(|p| p.run_id.clone()), entry.waiting.len()),
+            None => (None, 0),
+        }
+    }
+
+    /// `(running, waiting)` over all sessions.
+    pub fn totals(&self) -> (usize, usize) {
+        let sessions = self.inner.lock();
+        sessions.values().fold((0, 0), |(running, waiting), e| {
+            (running + usize::from(e.active.is_some()), waiting + e.waiting.len())
+        })
+    }
+
+    /// The agent of a session that has a worker (for logging lifecycle events).
+    pub fn agent_of(&self, session_id: &str) -> Option<String> {
+        self.inner.lock().get(session_id).map(|e| e.agent_id.clone())
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, SessionRuns>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn forget_waiting(&self, session_id: &str, run_id: &str) {
+        if let Some(entry) = self.lock().get_mut(session_id) {
+            entry.waiting.retain(|p| p.run_id != run_id);
+        }
+    }
+}
+
+/// A new id: `prefix_` and 16 random hex digits.
+pub fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 8];
+    let _ = getrandom::fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}_{hex}")
+}
+
+/// Ends the log of each run a crash interrupted with an `agent` event `failed`, so that a
+/// client replaying the session sees how the run ended.
+pub async fn log_interrupted(store: &Store, runs: &[switchboard_storage::RunRecord]) {
+    for run in runs {
+        let Ok(Some(session)) = store.get_session(&run.session_id).await else { continue };
+        let seq = session.last_seq + 1;
+        let payload = json!({
+            "sessionId": run.session_id, "runId": run.id, "sessionSeq": seq,
+            "agentId": run.agent_id, "status": "failed", "run_id": run.id,
+            "error": "interrupted: the server stopped",
+        });
+        let event = switchboard_storage::NewEvent {
+            run_id: Some(run.id.clone()),
+            event: "agent".to_owned(),
+            payload: payload.to_string(),
+            created_at: now_ms(),
+        };
+        if let Err(e) = store.append_events_after(&run.session_id, session.last_seq, &[event]).await {
+            tracing::warn!(run = %run.id, error = %e, "could not log an interrupted run");
+        }
+    }
+}
