@@ -10,8 +10,7 @@ use jsonrpsee::proc_macros::rpc;
 
 use crate::Role;
 use crate::types::{
-    AbortResult, AgentList, ChatSendResult, DeleteResult, History, SessionDetail,
-    SessionList,
+    AbortResult, AgentList, ChatSendResult, DeleteResult, History, SessionDetail, SessionList,
 };
 use crate::types::{
     AuditList, ClientInfo, ConnectAuth, ConnectResult, ConnectionList, CreatedTokenInfo,
@@ -128,8 +127,14 @@ pub trait ConfigApi {
 }
 
 /// `chat.send`, `chat.abort`, `chat.history`.
-#[cfg_attr(not(feature = "client"), rpc(server, namespace = "chat", namespace_separator = "."))]
-#[cfg_attr(feature = "client", rpc(server, client, namespace = "chat", namespace_separator = "."))]
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "chat", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "chat", namespace_separator = ".")
+)]
 pub trait ChatApi {
     /// Sends a message to an agent and answers after the run; the caller's `/ws` connection
     /// receives the run's events without subscribing.
@@ -162,8 +167,14 @@ pub trait ChatApi {
 }
 
 /// `sessions.list`, `sessions.get`, `sessions.delete`.
-#[cfg_attr(not(feature = "client"), rpc(server, namespace = "sessions", namespace_separator = "."))]
-#[cfg_attr(feature = "client", rpc(server, client, namespace = "sessions", namespace_separator = "."))]
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "sessions", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "sessions", namespace_separator = ".")
+)]
 pub trait SessionsApi {
     /// Sessions, most recently updated first.
     #[method(name = "list", param_kind = map)]
@@ -177,16 +188,28 @@ pub trait SessionsApi {
 
     /// One session.
     #[method(name = "get", param_kind = map)]
-    async fn get(&self, #[argument(rename = "sessionId")] session_id: String) -> RpcResult<SessionDetail>;
+    async fn get(
+        &self,
+        #[argument(rename = "sessionId")] session_id: String,
+    ) -> RpcResult<SessionDetail>;
 
     /// Deletes a session with its messages and events, telling live subscribers.
     #[method(name = "delete", param_kind = map, with_extensions)]
-    async fn delete(&self, #[argument(rename = "sessionId")] session_id: String) -> RpcResult<DeleteResult>;
+    async fn delete(
+        &self,
+        #[argument(rename = "sessionId")] session_id: String,
+    ) -> RpcResult<DeleteResult>;
 }
 
 /// `agents.list`.
-#[cfg_attr(not(feature = "client"), rpc(server, namespace = "agents", namespace_separator = "."))]
-#[cfg_attr(feature = "client", rpc(server, client, namespace = "agents", namespace_separator = "."))]
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "agents", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "agents", namespace_separator = ".")
+)]
 pub trait AgentsApi {
     /// Configured agents.
     #[method(name = "list")]

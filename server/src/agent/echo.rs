@@ -47,13 +47,20 @@ async fn run_tool(command: &str, out: &RunOutput) -> Result<String, AgentError> 
         None => (command, ""),
     };
     let call_id = format!("call_{}", random_hex(8));
-    let input_value = if input.is_empty() { Ok(Value::Object(Default::default())) } else { serde_json::from_str::<Value>(input) };
+    let input_value = if input.is_empty() {
+        Ok(Value::Object(Default::default()))
+    } else {
+        serde_json::from_str::<Value>(input)
+    };
     let (input_value, result) = match input_value {
         Ok(value) => {
             let result = tools::run_builtin(name, &value);
             (value, result)
         }
-        Err(e) => (Value::String(input.to_owned()), Err(format!("input is not JSON: {e}"))),
+        Err(e) => (
+            Value::String(input.to_owned()),
+            Err(format!("input is not JSON: {e}")),
+        ),
     };
     out.tool_call(&call_id, name, &input_value).await?;
     let (output, is_error) = match result {
@@ -77,7 +84,9 @@ pub(crate) fn words(text: &str) -> impl Iterator<Item = &str> {
             return None;
         }
         let leading = rest.len() - rest.trim_start().len();
-        let after_word = rest[leading..].find(char::is_whitespace).map_or(rest.len(), |i| leading + i);
+        let after_word = rest[leading..]
+            .find(char::is_whitespace)
+            .map_or(rest.len(), |i| leading + i);
         let end = rest[after_word..]
             .find(|c: char| !c.is_whitespace())
             .map_or(rest.len(), |i| after_word + i);
@@ -104,11 +113,26 @@ mod tests {
 
     #[test]
     fn words_join_back_to_the_text_exactly() {
-        for text in ["hello world", "  lead and trail  ", "one", "a\n\tb  c", "", "   "] {
+        for text in [
+            "hello world",
+            "  lead and trail  ",
+            "one",
+            "a\n\tb  c",
+            "",
+            "   ",
+        ] {
             let pieces: Vec<&str> = words(text).collect();
             assert_eq!(pieces.concat(), text);
-            assert_eq!(pieces.len() as u64, count_words(text).max(u64::from(!text.is_empty())).min(pieces.len() as u64));
+            assert_eq!(
+                pieces.len() as u64,
+                count_words(text)
+                    .max(u64::from(!text.is_empty()))
+                    .min(pieces.len() as u64)
+            );
         }
-        assert_eq!(words("hello big world").collect::<Vec<_>>(), ["hello ", "big ", "world"]);
+        assert_eq!(
+            words("hello big world").collect::<Vec<_>>(),
+            ["hello ", "big ", "world"]
+        );
     }
 }

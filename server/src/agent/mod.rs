@@ -35,9 +35,14 @@ pub fn build_agents(config: &Config) -> HashMap<String, Agent> {
     for (id, agent) in config.agents.iter() {
         match agent.kind {
             AgentKind::Echo => {
-                agents.insert(id.to_owned(), Agent::Echo(EchoAgent::new(agent.chunk_delay())));
+                agents.insert(
+                    id.to_owned(),
+                    Agent::Echo(EchoAgent::new(agent.chunk_delay())),
+                );
             }
-            other => tracing::warn!(agent = id, kind = %other, "agent kind not supported yet; agent left out"),
+            other => {
+                tracing::warn!(agent = id, kind = %other, "agent kind not supported yet; agent left out")
+            }
         }
     }
     agents

@@ -32,11 +32,20 @@ pub struct RunOutput {
 impl RunOutput {
     /// Output of run `run_id` into `log`.
     pub fn new(log: SessionLog, run_id: String) -> RunOutput {
-        RunOutput { log, run_id, content: String::new(), usage: Usage::default() }
+        RunOutput {
+            log,
+            run_id,
+            content: String::new(),
+            usage: Usage::default(),
+        }
     }
 
     /// Emits a session event of this run.
-    pub async fn emit(&self, name: &'static str, fields: Map<String, Value>) -> Result<i64, AgentError> {
+    pub async fn emit(
+        &self,
+        name: &'static str,
+        fields: Map<String, Value>,
+    ) -> Result<i64, AgentError> {
         self.log
             .emit(Some(&self.run_id), name, fields)
             .await
@@ -51,7 +60,12 @@ impl RunOutput {
     }
 
     /// Emits `tool.call`.
-    pub async fn tool_call(&self, call_id: &str, tool: &str, input: &Value) -> Result<(), AgentError> {
+    pub async fn tool_call(
+        &self,
+        call_id: &str,
+        tool: &str,
+        input: &Value,
+    ) -> Result<(), AgentError> {
         let fields = fields(json!({ "toolCallId": call_id, "tool": tool, "input": input }));
         self.emit("tool.call", fields).await.map(drop)
     }
@@ -64,8 +78,9 @@ impl RunOutput {
         output: &Value,
         is_error: bool,
     ) -> Result<(), AgentError> {
-        let fields =
-            fields(json!({ "toolCallId": call_id, "tool": tool, "output": output, "isError": is_error }));
+        let fields = fields(
+            json!({ "toolCallId": call_id, "tool": tool, "output": output, "isError": is_error }),
+        );
         self.emit("tool.result", fields).await.map(drop)
     }
 }

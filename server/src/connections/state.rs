@@ -183,14 +183,22 @@ impl ConnectionState {
         if self.protocol != Protocol::Frames {
             return;
         }
-        let Ok(key) = serde_json::to_string(id) else { return };
+        let Ok(key) = serde_json::to_string(id) else {
+            return;
+        };
         let reply = serde_json::json!({ "subscriptionId": id, "topic": topic.to_string(), "replayed": replayed });
-        self.subscribe_replies.lock().unwrap_or_else(|p| p.into_inner()).insert(key, reply.to_string());
+        self.subscribe_replies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, reply.to_string());
     }
 
     /// The `subscribe` reply noted for a result, if this result is a subscription id.
     pub fn take_subscribe_reply(&self, result: &str) -> Option<String> {
-        let mut replies = self.subscribe_replies.lock().unwrap_or_else(|p| p.into_inner());
+        let mut replies = self
+            .subscribe_replies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if replies.is_empty() {
             return None;
         }

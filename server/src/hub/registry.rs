@@ -65,18 +65,20 @@ impl EventHub {
         let mut slow = Vec::new();
         {
             let mut state = self.lock();
-            if let (Some(session), Some(seq), false) = (&event.session_id, event.seq, event.lifecycle) {
+            if let (Some(session), Some(seq), false) =
+                (&event.session_id, event.seq, event.lifecycle)
+            {
                 state.last_published.insert(session.to_string(), seq);
             }
-            state.listeners.retain(|_, listener| {
-                match deliver(listener, event) {
+            state
+                .listeners
+                .retain(|_, listener| match deliver(listener, event) {
                     Delivery::Done => true,
                     Delivery::Full => {
                         slow.push(listener.conn.clone());
                         false
                     }
-                }
-            });
+                });
         }
         for conn in slow {
             tracing::info!(connection = %conn.id, "closing a slow consumer");
@@ -96,14 +98,23 @@ impl EventHub {
     ) -> Attach {
         let mut state = self.lock();
         if let Some((session, seq)) = &replayed_to
-            && state.last_published.get(session).is_some_and(|head| head > seq)
+            && state
+                .last_published
+                .get(session)
+                .is_some_and(|head| head > seq)
         {
             return Attach::Behind;
         }
         let id = subscription_key(&sink);
         let listener = listener(&mut state, conn);
-        listener.subscriptions.push(Subscription { id, topic, sink, replayed_to });
-        conn.subscriptions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        listener.subscriptions.push(Subscription {
+            id,
+            topic,
+            sink,
+            replayed_to,
+        });
+        conn.subscriptions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Attach::Attached
     }
 
@@ -115,7 +126,10 @@ impl EventHub {
             let before = listener.subscriptions.len();
             listener.subscriptions.retain(|s| s.id != key);
             let removed = (before - listener.subscriptions.len()) as u64;
-            listener.conn.subscriptions.fetch_sub(removed, std::sync::atomic::Ordering::Relaxed);
+            listener
+                .conn
+                .subscriptions
+                .fetch_sub(removed, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -147,16 +161,23 @@ impl EventHub {
 
     /// Live subscriptions, all connections together.
     pub fn subscription_count(&self) -> usize {
-        self.lock().listeners.values().map(|l| l.subscriptions.len()).sum()
+        self.lock()
+            .listeners
+            .values()
+            .map(|l| l.subscriptions.len())
+            .sum()
     }
 }
 
 fn listener<'a>(state: &'a mut HubState, conn: &Arc<ConnectionState>) -> &'a mut Listener {
-    state.listeners.entry(conn.id.clone()).or_insert_with(|| Listener {
-        conn: conn.clone(),
-        subscriptions: Vec::new(),
-        runs: HashSet::new(),
-    })
+    state
+        .listeners
+        .entry(conn.id.clone())
+        .or_insert_with(|| Listener {
+            conn: conn.clone(),
+            subscriptions: Vec::new(),
+            runs: HashSet::new(),
+        })
 }
 
 fn subscription_key(sink: &SubscriptionSink) -> String {
@@ -189,11 +210,17 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
             Err(TrySendError::Full(_)) => return Delivery::Full,
             Err(TrySendError::Closed(_)) => {
                 listener.subscriptions.swap_remove(index);
-                listener.conn.subscriptions.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                listener
+                    .conn
+                    .subscriptions
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             }
         }
     }
-    let own_run = event.run_id.as_deref().is_some_and(|run| listener.runs.contains(run));
+    let own_run = event
+        .run_id
+        .as_deref()
+        .is_some_and(|run| listener.runs.contains(run));
     if let (true, Some(direct)) = (own_run, listener.conn.direct.as_ref()) {
         let mut direct: MethodSink = direct.clone();
         match direct.try_send(event.notification()) {

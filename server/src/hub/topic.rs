@@ -68,8 +68,14 @@ mod tests {
     fn topics_parse() {
         assert_eq!(Topic::parse("*"), Some(Topic::All));
         assert_eq!(Topic::parse("sessions"), Some(Topic::Sessions));
-        assert_eq!(Topic::parse("session:abc"), Some(Topic::Session("abc".into())));
-        assert_eq!(Topic::parse("agent:main"), Some(Topic::Agent("main".into())));
+        assert_eq!(
+            Topic::parse("session:abc"),
+            Some(Topic::Session("abc".into()))
+        );
+        assert_eq!(
+            Topic::parse("agent:main"),
+            Some(Topic::Agent("main".into()))
+        );
         for bad in ["", "session:", "room:1", "session"] {
             assert_eq!(Topic::parse(bad), None, "{bad}");
         }

@@ -4,7 +4,9 @@ use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 use serde_json::{Value, json};
 use switchboard_api::rpc::ChatApiServer;
-use switchboard_api::types::{AbortResult, ChatSendResult, History, MessageInfo, StopReason, Usage};
+use switchboard_api::types::{
+    AbortResult, ChatSendResult, History, MessageInfo, StopReason, Usage,
+};
 use switchboard_api::{ErrorCode, RunStatus};
 use switchboard_storage::{NewSession, SessionRecord, now_ms};
 use tokio::sync::watch;
@@ -13,8 +15,8 @@ use super::caller;
 use crate::AppState;
 use crate::connections::ConnectionState;
 use crate::hub::HubEvent;
-use crate::runs::{FirstRun, IDEMPOTENCY_WINDOW, RunOutcome, RunRequest, new_id};
 use crate::rpc::ApiError;
+use crate::runs::{FirstRun, IDEMPOTENCY_WINDOW, RunOutcome, RunRequest, new_id};
 
 /// Messages per `chat.history` page by default and at most.
 const DEFAULT_HISTORY: u64 = 50;
@@ -62,7 +64,9 @@ impl ChatMethods {
         if !self.state.runs.has_agent(&agent_id) {
             return Err(ApiError::NotFound(format!("no agent {agent_id}")));
         }
-        let user_id = conn.identity().map_or_else(|| "anonymous".to_owned(), |i| i.user_id);
+        let user_id = conn
+            .identity()
+            .map_or_else(|| "anonymous".to_owned(), |i| i.user_id);
         let session = self
             .state
             .store
@@ -70,7 +74,12 @@ impl ChatMethods {
                 id: new_id("ses"),
                 agent_id,
                 user_id,
-                title: message.chars().take(TITLE_CHARS).collect::<String>().trim().to_owned(),
+                title: message
+                    .chars()
+                    .take(TITLE_CHARS)
+                    .collect::<String>()
+                    .trim()
+                    .to_owned(),
                 created_at: now_ms(),
             })
             .await?;
@@ -79,17 +88,31 @@ impl ChatMethods {
             "title": session.title, "createdAt": session.created_at, "updatedAt": session.updated_at,
             "messageCount": 0, "lastSeq": 0,
         });
-        self.state.hub.publish(&HubEvent::lifecycle("session.created", &session.id, &session.agent_id, &summary));
+        self.state.hub.publish(&HubEvent::lifecycle(
+            "session.created",
+            &session.id,
+            &session.agent_id,
+            &summary,
+        ));
         Ok(session)
     }
 
     /// The first run of an idempotency key, from memory or (after a restart) from the store.
-    async fn earlier_result(&self, principal: &str, key: &str) -> Result<Option<ChatSendResult>, ApiError> {
+    async fn earlier_result(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<Option<ChatSendResult>, ApiError> {
         if let Some(first) = self.state.runs.idempotency.get(principal, key) {
             return outcome(first.outcome).await.map(Some);
         }
         let since = now_ms() - i64::try_from(IDEMPOTENCY_WINDOW.as_millis()).unwrap_or(i64::MAX);
-        let Some(run) = self.state.store.find_run_by_idempotency_key(principal, key, since).await? else {
+        let Some(run) = self
+            .state
+            .store
+            .find_run_by_idempotency_key(principal, key, since)
+            .await?
+        else {
             return Ok(None);
         };
         match run.run_status() {
@@ -156,8 +179,12 @@ impl ChatApiServer for ChatMethods {
         let conn = caller(ext)?;
         let message = match message {
             Some(Value::String(m)) if !m.trim().is_empty() => m,
-            Some(Value::String(_)) => return Err(ApiError::InvalidRequest("message is empty".to_owned()).into()),
-            Some(_) => return Err(ApiError::InvalidRequest("message must be a string".to_owned()).into()),
+            Some(Value::String(_)) => {
+                return Err(ApiError::InvalidRequest("message is empty".to_owned()).into());
+            }
+            Some(_) => {
+                return Err(ApiError::InvalidRequest("message must be a string".to_owned()).into());
+            }
             None => return Err(ApiError::InvalidRequest("message is required".to_owned()).into()),
         };
         let max = self.state.config.limits.max_message_bytes;
@@ -178,14 +205,19 @@ impl ChatApiServer for ChatMethods {
         {
             return Ok(earlier);
         }
-        let session = self.session_for(&conn, agent_id, session_id, &message).await?;
+        let session = self
+            .session_for(&conn, agent_id, session_id, &message)
+            .await?;
         let run_id = new_id("run");
         let (done, rx) = watch::channel(None);
         if let Some(key) = &key
             && let Err(first) = self.state.runs.idempotency.insert(
                 &principal,
                 key,
-                FirstRun { run_id: run_id.clone(), outcome: rx.clone() },
+                FirstRun {
+                    run_id: run_id.clone(),
+                    outcome: rx.clone(),
+                },
             )
         {
             return Ok(outcome(first.outcome).await?);
@@ -217,31 +249,67 @@ impl ChatApiServer for ChatMethods {
         Ok(result?)
     }
 
-    async fn abort(&self, _ext: &Extensions, session_id: String, run_id: Option<String>) -> RpcResult<AbortResult> {
-        if self.state.store.get_session(&session_id).await.map_err(ApiError::from)?.is_none() {
+    async fn abort(
+        &self,
+        _ext: &Extensions,
+        session_id: String,
+        run_id: Option<String>,
+    ) -> RpcResult<AbortResult> {
+        if self
+            .state
+            .store
+            .get_session(&session_id)
+            .await
+            .map_err(ApiError::from)?
+            .is_none()
+        {
             return Err(ApiError::NotFound(format!("no session {session_id}")).into());
         }
-        Ok(AbortResult { aborted: self.state.runs.abort(&session_id, run_id.as_deref()) })
+        Ok(AbortResult {
+            aborted: self.state.runs.abort(&session_id, run_id.as_deref()),
+        })
     }
 
-    async fn history(&self, session_id: String, limit: Option<u64>, before: Option<i64>) -> RpcResult<History> {
+    async fn history(
+        &self,
+        session_id: String,
+        limit: Option<u64>,
+        before: Option<i64>,
+    ) -> RpcResult<History> {
         let limit = limit.unwrap_or(DEFAULT_HISTORY);
         if limit == 0 || limit > MAX_HISTORY {
             return Err(ApiError::InvalidRequest(format!("limit must be 1–{MAX_HISTORY}")).into());
         }
-        if self.state.store.get_session(&session_id).await.map_err(ApiError::from)?.is_none() {
+        if self
+            .state
+            .store
+            .get_session(&session_id)
+            .await
+            .map_err(ApiError::from)?
+            .is_none()
+        {
             return Err(ApiError::NotFound(format!("no session {session_id}")).into());
         }
-        let (messages, has_more) =
-            self.state.store.list_messages(&session_id, limit, before).await.map_err(ApiError::from)?;
+        let (messages, has_more) = self
+            .state
+            .store
+            .list_messages(&session_id, limit, before)
+            .await
+            .map_err(ApiError::from)?;
         Ok(History {
             messages: messages
                 .into_iter()
                 .map(|m| MessageInfo {
                     id: m.id,
                     usage: (m.role == "assistant").then(|| Usage {
-                        input_tokens: m.input_tokens.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
-                        output_tokens: m.output_tokens.and_then(|t| u64::try_from(t).ok()).unwrap_or(0),
+                        input_tokens: m
+                            .input_tokens
+                            .and_then(|t| u64::try_from(t).ok())
+                            .unwrap_or(0),
+                        output_tokens: m
+                            .output_tokens
+                            .and_then(|t| u64::try_from(t).ok())
+                            .unwrap_or(0),
                         cost: m.cost,
                     }),
                     role: m.role,

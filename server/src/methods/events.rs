@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use jsonrpsee::Extensions;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::server::{PendingSubscriptionSink, SendTimeoutError, SubscriptionSink};
 use jsonrpsee::types::ErrorObjectOwned;
-use jsonrpsee::Extensions;
 use serde_json::value::RawValue;
 use switchboard_api::rpc::EventsApiServer;
 
@@ -47,16 +47,22 @@ impl EventMethods {
         })?;
         let max = self.state.config.limits.max_subscriptions as u64;
         if conn.subscriptions.load(Ordering::Relaxed) >= max {
-            return Err(ApiError::Conflict(format!("at most {max} subscriptions per connection")));
+            return Err(ApiError::Conflict(format!(
+                "at most {max} subscriptions per connection"
+            )));
         }
         let Topic::Session(id) = &topic else {
             if after_seq.is_some() {
-                return Err(ApiError::InvalidRequest("afterSeq needs a session:<id> topic".to_owned()));
+                return Err(ApiError::InvalidRequest(
+                    "afterSeq needs a session:<id> topic".to_owned(),
+                ));
             }
             return Ok((topic, 0));
         };
         if after_seq.is_some_and(|n| n < 0) {
-            return Err(ApiError::InvalidRequest("afterSeq must be 0 or more".to_owned()));
+            return Err(ApiError::InvalidRequest(
+                "afterSeq must be 0 or more".to_owned(),
+            ));
         }
         let session = self
             .state
@@ -80,7 +86,11 @@ impl EventMethods {
     ) -> Result<bool, ApiError> {
         let deadline = self.state.config.server.write_timeout();
         loop {
-            let page = self.state.store.events_after(&session, last, REPLAY_PAGE).await?;
+            let page = self
+                .state
+                .store
+                .events_after(&session, last, REPLAY_PAGE)
+                .await?;
             for event in &page {
                 let body = HubEvent::body(&event.event, &event.payload);
                 let raw = RawValue::from_string(body.to_string()).map_err(ApiError::internal)?;
@@ -94,8 +104,12 @@ impl EventMethods {
                 }
             }
             if (page.len() as u64) < REPLAY_PAGE
-                && self.state.hub.attach(conn, topic.clone(), sink.clone(), Some((session.clone(), last)))
-                    == Attach::Attached
+                && self.state.hub.attach(
+                    conn,
+                    topic.clone(),
+                    sink.clone(),
+                    Some((session.clone(), last)),
+                ) == Attach::Attached
             {
                 return Ok(true);
             }

@@ -73,6 +73,7 @@ impl GatewayApiServer for GatewayMethods {
             .count_sessions()
             .await
             .map_err(ApiError::from)?;
+        let (active_runs, queued_runs) = self.state.runs.totals();
         Ok(StatusResult {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             node_id: self.state.node_id.to_string(),
@@ -83,7 +84,7 @@ impl GatewayApiServer for GatewayMethods {
             agents: self.state.config.agents.defs.len() as u64,
             active_runs: active_runs as u64,
             queued_runs: queued_runs as u64,
-            subscriptions,
+            subscriptions: subscriptions.max(self.state.hub.subscription_count() as u64),
             store: self.state.store.backend_name().to_owned(),
         })
     }

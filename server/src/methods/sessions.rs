@@ -67,18 +67,28 @@ impl SessionsApiServer for SessionMethods {
         }
         let after = match cursor.as_deref() {
             None | Some("") => None,
-            Some(c) => Some(parse_cursor(c).ok_or_else(|| ApiError::InvalidRequest("bad cursor".to_owned()))?),
+            Some(c) => Some(
+                parse_cursor(c).ok_or_else(|| ApiError::InvalidRequest("bad cursor".to_owned()))?,
+            ),
         };
         let page = self
             .state
             .store
-            .list_sessions(&SessionQuery { agent_id, user_id, limit, after })
+            .list_sessions(&SessionQuery {
+                agent_id,
+                user_id,
+                limit,
+                after,
+            })
             .await
             .map_err(ApiError::from)?;
         let next_cursor = (page.len() as u64 == limit)
             .then(|| page.last().map(|s| format!("{}.{}", s.updated_at, s.id)))
             .flatten();
-        Ok(SessionList { sessions: page.iter().map(|s| self.info(s)).collect(), next_cursor })
+        Ok(SessionList {
+            sessions: page.iter().map(|s| self.info(s)).collect(),
+            next_cursor,
+        })
     }
 
     async fn get(&self, session_id: String) -> RpcResult<SessionDetail> {
@@ -104,16 +114,34 @@ impl SessionsApiServer for SessionMethods {
 
     async fn delete(&self, ext: &Extensions, session_id: String) -> RpcResult<DeleteResult> {
         let conn = caller(ext)?;
-        let Some(session) = self.state.store.get_session(&session_id).await.map_err(ApiError::from)? else {
+        let Some(session) = self
+            .state
+            .store
+            .get_session(&session_id)
+            .await
+            .map_err(ApiError::from)?
+        else {
             return Err(ApiError::NotFound(format!("no session {session_id}")).into());
         };
         self.state.runs.abort_all(&session_id);
-        if !self.state.store.delete_session(&session_id).await.map_err(ApiError::from)? {
+        if !self
+            .state
+            .store
+            .delete_session(&session_id)
+            .await
+            .map_err(ApiError::from)?
+        {
             return Err(ApiError::NotFound(format!("no session {session_id}")).into());
         }
         self.state.hub.forget_session(&session_id);
-        let payload = json!({ "id": session.id, "agentId": session.agent_id, "sessionId": session.id });
-        self.state.hub.publish(&HubEvent::lifecycle("session.deleted", &session.id, &session.agent_id, &payload));
+        let payload =
+            json!({ "id": session.id, "agentId": session.agent_id, "sessionId": session.id });
+        self.state.hub.publish(&HubEvent::lifecycle(
+            "session.deleted",
+            &session.id,
+            &session.agent_id,
+            &payload,
+        ));
         self.state.audit.record(
             actor(&conn),
             "session.delete",

@@ -42,9 +42,14 @@ pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Re
         };
         let log = {
             let mut sessions = inner.lock();
-            let Some(entry) = sessions.get_mut(&session_id) else { return };
+            let Some(entry) = sessions.get_mut(&session_id) else {
+                return;
+            };
             entry.waiting.retain(|p| p.run_id != run.run_id);
-            entry.active = Some(Pending { run_id: run.run_id.clone(), cancel: run.cancel.clone() });
+            entry.active = Some(Pending {
+                run_id: run.run_id.clone(),
+                cancel: run.cancel.clone(),
+            });
             entry.log.clone()
         };
         let outcome = execute(&inner, &log, &run).await;
@@ -81,28 +86,44 @@ async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome
 }
 
 async fn start(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> Result<(), AgentError> {
-    inner.store.start_run(&run.run_id, now_ms()).await.map_err(|e| AgentError::Store(e.to_string()))?;
+    inner
+        .store
+        .start_run(&run.run_id, now_ms())
+        .await
+        .map_err(|e| AgentError::Store(e.to_string()))?;
     let started = json!({ "agentId": run.agent_id, "status": "started", "run_id": run.run_id });
-    log.emit(Some(&run.run_id), "agent", fields(started)).await.map_err(|e| AgentError::Store(e.to_string()))?;
+    log.emit(Some(&run.run_id), "agent", fields(started))
+        .await
+        .map_err(|e| AgentError::Store(e.to_string()))?;
     Ok(())
 }
 
 /// Stores the reply and the run's end, emits `usage` and the final `agent` event, tells the
 /// `sessions` topic, and returns the outcome.
-async fn finish(inner: &Inner, log: &SessionLog, run: &QueuedRun, out: RunOutput, ending: Ending) -> RunOutcome {
+async fn finish(
+    inner: &Inner,
+    log: &SessionLog,
+    run: &QueuedRun,
+    out: RunOutput,
+    ending: Ending,
+) -> RunOutcome {
     let (status, stop_reason, error) = match &ending {
         Ending::Completed => (RunStatus::Completed, Some(StopReason::EndTurn), None),
         Ending::Aborted => (RunStatus::Aborted, Some(StopReason::Aborted), None),
         Ending::Timeout => (
             RunStatus::Timeout,
             None,
-            Some(format!("the run exceeded agents.run_timeout_s ({} s)", inner.run_timeout.as_secs())),
+            Some(format!(
+                "the run exceeded agents.run_timeout_s ({} s)",
+                inner.run_timeout.as_secs()
+            )),
         ),
         Ending::Failed(e) => (RunStatus::Failed, None, Some(e.to_string())),
     };
     let usage = out.usage;
     let stored = store_end(inner, run, &out, status, stop_reason, error.clone()).await;
-    let usage_event = json!({ "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens });
+    let usage_event =
+        json!({ "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens });
     let mut agent_event = json!({
         "agentId": run.agent_id,
         "status": status.as_str(),
@@ -113,27 +134,40 @@ async fn finish(inner: &Inner, log: &SessionLog, run: &QueuedRun, out: RunOutput
         agent_event["error"] = Value::from(error.as_str());
     }
     if stored.is_ok() {
-        let _ = log.emit(Some(&run.run_id), "usage", fields(usage_event)).await;
-        let _ = log.emit(Some(&run.run_id), "agent", fields(agent_event)).await;
+        let _ = log
+            .emit(Some(&run.run_id), "usage", fields(usage_event))
+            .await;
+        let _ = log
+            .emit(Some(&run.run_id), "agent", fields(agent_event))
+            .await;
         announce_update(inner, &run.session_id).await;
     }
     if let Err(e) = stored {
         tracing::warn!(run = %run.run_id, error = %e, "could not store the end of a run");
-        return failed(ErrorCode::Unavailable, "the store failed while saving the reply".to_owned());
+        return failed(
+            ErrorCode::Unavailable,
+            "the store failed while saving the reply".to_owned(),
+        );
     }
     match (ending, stop_reason) {
-        (Ending::Completed | Ending::Aborted, Some(stop_reason)) => RunOutcome::Finished(ChatSendResult {
-            content: out.content,
-            session_id: run.session_id.clone(),
-            run_id: run.run_id.clone(),
-            usage,
-            stop_reason,
-        }),
-        (Ending::Timeout, _) => failed(ErrorCode::Timeout, error.unwrap_or_default()),
-        (Ending::Failed(AgentError::Store(_)), _) => {
-            failed(ErrorCode::Unavailable, "the store failed during the run".to_owned())
+        (Ending::Completed | Ending::Aborted, Some(stop_reason)) => {
+            RunOutcome::Finished(ChatSendResult {
+                content: out.content,
+                session_id: run.session_id.clone(),
+                run_id: run.run_id.clone(),
+                usage,
+                stop_reason,
+            })
         }
-        (_, _) => failed(ErrorCode::Unavailable, format!("the run failed: {}", error.unwrap_or_default())),
+        (Ending::Timeout, _) => failed(ErrorCode::Timeout, error.unwrap_or_default()),
+        (Ending::Failed(AgentError::Store(_)), _) => failed(
+            ErrorCode::Unavailable,
+            "the store failed during the run".to_owned(),
+        ),
+        (_, _) => failed(
+            ErrorCode::Unavailable,
+            format!("the run failed: {}", error.unwrap_or_default()),
+        ),
     }
 }
 
@@ -182,7 +216,10 @@ async fn store_end(
             },
         )
         .await?;
-    inner.store.add_session_usage(&run.session_id, input, output, cost).await
+    inner
+        .store
+        .add_session_usage(&run.session_id, input, output, cost)
+        .await
 }
 
 async fn announce_update(inner: &Inner, session_id: &str) {
@@ -196,7 +233,12 @@ async fn announce_update(inner: &Inner, session_id: &str) {
             "messageCount": session.message_count,
             "lastSeq": session.last_seq,
         });
-        inner.hub.publish(&HubEvent::lifecycle("session.updated", &session.id, &session.agent_id, &summary));
+        inner.hub.publish(&HubEvent::lifecycle(
+            "session.updated",
+            &session.id,
+            &session.agent_id,
+            &summary,
+        ));
     }
 }
 

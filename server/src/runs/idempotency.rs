@@ -53,7 +53,10 @@ impl IdempotencyKeys {
         if keys.len() >= MAX_KEYS {
             keys.retain(|_, (at, _)| at.elapsed() < IDEMPOTENCY_WINDOW);
             if keys.len() >= MAX_KEYS
-                && let Some(oldest) = keys.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+                && let Some(oldest) = keys
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
             {
                 keys.remove(&oldest);
             }

@@ -21,13 +21,20 @@ impl ChatLimiter {
         let per_minute = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         let quota = Quota::per_minute(per_minute).allow_burst(burst);
-        ChatLimiter { limiter: RateLimiter::hashmap(quota), clock: DefaultClock::default() }
+        ChatLimiter {
+            limiter: RateLimiter::hashmap(quota),
+            clock: DefaultClock::default(),
+        }
     }
 
     /// `Err(wait)` when `principal` must wait before sending again.
     pub fn check(&self, principal: &str) -> Result<(), Duration> {
         self.limiter
             .check_key(&principal.to_owned())
-            .map_err(|not_until| not_until.wait_time_from(self.clock.now()).max(Duration::from_millis(1)))
+            .map_err(|not_until| {
+                not_until
+                    .wait_time_from(self.clock.now())
+                    .max(Duration::from_millis(1))
+            })
     }
 }

@@ -46,8 +46,16 @@ impl SessionLog {
         fields: Map<String, Value>,
     ) -> Result<i64, StoreError> {
         let (done, answer) = oneshot::channel();
-        let append = Append { run_id: run_id.map(str::to_owned), name, fields, done };
-        let gone = || StoreError::Corrupt { table: "events", detail: "the session's log writer stopped".to_owned() };
+        let append = Append {
+            run_id: run_id.map(str::to_owned),
+            name,
+            fields,
+            done,
+        };
+        let gone = || StoreError::Corrupt {
+            table: "events",
+            detail: "the session's log writer stopped".to_owned(),
+        };
         self.tx.send(append).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
@@ -72,7 +80,10 @@ async fn write(
         let seq = last + 1;
         let mut payload = Map::with_capacity(append.fields.len() + 3);
         payload.insert("sessionId".to_owned(), Value::from(&*session));
-        payload.insert("runId".to_owned(), append.run_id.as_deref().map_or(Value::Null, Value::from));
+        payload.insert(
+            "runId".to_owned(),
+            append.run_id.as_deref().map_or(Value::Null, Value::from),
+        );
         payload.insert("sessionSeq".to_owned(), Value::from(seq));
         payload.extend(append.fields);
         let payload = Value::Object(payload).to_string();
@@ -82,7 +93,9 @@ async fn write(
             payload: payload.clone(),
             created_at: now_ms(),
         };
-        let stored = store.append_events_after(&session, last, std::slice::from_ref(&event)).await;
+        let stored = store
+            .append_events_after(&session, last, std::slice::from_ref(&event))
+            .await;
         let answer = match stored {
             Ok(new_last) => {
                 last = new_last;

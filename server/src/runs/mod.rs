@@ -121,7 +121,10 @@ impl RunManager {
                 sessions: Mutex::new(HashMap::new()),
             }),
             idempotency: Arc::new(IdempotencyKeys::default()),
-            limiter: Arc::new(ChatLimiter::new(config.limits.chat_per_minute, config.limits.chat_burst)),
+            limiter: Arc::new(ChatLimiter::new(
+                config.limits.chat_per_minute,
+                config.limits.chat_burst,
+            )),
         }
     }
 
@@ -138,7 +141,9 @@ impl RunManager {
         let session_id = req.session.id.clone();
         let (tx, log, behind) = {
             let mut sessions = self.inner.lock();
-            let entry = sessions.entry(session_id.clone()).or_insert_with(|| self.start_worker(&req.session));
+            let entry = sessions
+                .entry(session_id.clone())
+                .or_insert_with(|| self.start_worker(&req.session));
             if entry.waiting.len() >= self.inner.max_queued {
                 return Err(ApiError::Conflict(format!(
                     "this session already has {} runs waiting",
@@ -146,7 +151,10 @@ impl RunManager {
                 )));
             }
             let behind = entry.active.is_some() || !entry.waiting.is_empty();
-            entry.waiting.push_back(Pending { run_id: run_id.clone(), cancel: cancel.clone() });
+            entry.waiting.push_back(Pending {
+                run_id: run_id.clone(),
+                cancel: cancel.clone(),
+            });
             (entry.tx.clone(), entry.log.clone(), behind)
         };
         if let Err(e) = self.record(&req, &run_id).await {
@@ -154,8 +162,12 @@ impl RunManager {
             return Err(e);
         }
         if behind {
-            let queued = json!({ "agentId": req.session.agent_id, "status": "queued", "run_id": run_id });
-            if let Err(e) = log.emit(Some(&run_id), "agent", crate::agent::fields(queued)).await {
+            let queued =
+                json!({ "agentId": req.session.agent_id, "status": "queued", "run_id": run_id });
+            if let Err(e) = log
+                .emit(Some(&run_id), "agent", crate::agent::fields(queued))
+                .await
+            {
                 tracing::warn!(error = %e, "could not log a queued run");
             }
         }
@@ -169,7 +181,9 @@ impl RunManager {
         };
         if tx.send(queued).await.is_err() {
             self.inner.forget_waiting(&session_id, &run_id);
-            return Err(ApiError::Unavailable("the session's worker stopped".to_owned()));
+            return Err(ApiError::Unavailable(
+                "the session's worker stopped".to_owned(),
+            ));
         }
         Ok(())
     }
@@ -211,7 +225,13 @@ impl RunManager {
             &session.agent_id,
         );
         tokio::spawn(execute::work(self.inner.clone(), session.id.clone(), rx));
-        SessionRuns { tx, log, agent_id: session.agent_id.clone(), waiting: VecDeque::new(), active: None }
+        SessionRuns {
+            tx,
+            log,
+            agent_id: session.agent_id.clone(),
+            waiting: VecDeque::new(),
+            active: None,
+        }
     }
 
     /// Aborts the running run of a session (or, with `run_id`, that run, running or queued).
@@ -250,7 +270,10 @@ impl RunManager {
     /// `(active run id, runs waiting)` of a session.
     pub fn session_state(&self, session_id: &str) -> (Option<String>, usize) {
         match self.inner.lock().get(session_id) {
-            Some(entry) => (entry.active.as_ref().map(|p| p.run_id.clone()), entry.waiting.len()),
+            Some(entry) => (
+                entry.active.as_ref().map(|p| p.run_id.clone()),
+                entry.waiting.len(),
+            ),
             None => (None, 0),
         }
     }
@@ -259,13 +282,19 @@ impl RunManager {
     pub fn totals(&self) -> (usize, usize) {
         let sessions = self.inner.lock();
         sessions.values().fold((0, 0), |(running, waiting), e| {
-            (running + usize::from(e.active.is_some()), waiting + e.waiting.len())
+            (
+                running + usize::from(e.active.is_some()),
+                waiting + e.waiting.len(),
+            )
         })
     }
 
     /// The agent of a session that has a worker (for logging lifecycle events).
     pub fn agent_of(&self, session_id: &str) -> Option<String> {
-        self.inner.lock().get(session_id).map(|e| e.agent_id.clone())
+        self.inner
+            .lock()
+            .get(session_id)
+            .map(|e| e.agent_id.clone())
     }
 }
 
@@ -293,7 +322,9 @@ pub fn new_id(prefix: &str) -> String {
 /// client replaying the session sees how the run ended.
 pub async fn log_interrupted(store: &Store, runs: &[switchboard_storage::RunRecord]) {
     for run in runs {
-        let Ok(Some(session)) = store.get_session(&run.session_id).await else { continue };
+        let Ok(Some(session)) = store.get_session(&run.session_id).await else {
+            continue;
+        };
         let seq = session.last_seq + 1;
         let payload = json!({
             "sessionId": run.session_id, "runId": run.id, "sessionSeq": seq,
@@ -306,7 +337,10 @@ pub async fn log_interrupted(store: &Store, runs: &[switchboard_storage::RunReco
             payload: payload.to_string(),
             created_at: now_ms(),
         };
-        if let Err(e) = store.append_events_after(&run.session_id, session.last_seq, &[event]).await {
+        if let Err(e) = store
+            .append_events_after(&run.session_id, session.last_seq, &[event])
+            .await
+        {
             tracing::warn!(run = %run.id, error = %e, "could not log an interrupted run");
         }
     }

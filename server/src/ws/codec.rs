@@ -231,9 +231,21 @@ pub(crate) fn to_frame_with(
     let payload = m.result.unwrap_or(RawValue::NULL);
     if let Some(replacement) = replace(payload.get()) {
         let replacement = RawValue::from_string(replacement).ok()?;
-        return serde_json::to_string(&ResOk { kind: "res", id, ok: true, payload: &replacement }).ok();
+        return serde_json::to_string(&ResOk {
+            kind: "res",
+            id,
+            ok: true,
+            payload: &replacement,
+        })
+        .ok();
     }
-    serde_json::to_string(&ResOk { kind: "res", id, ok: true, payload }).ok()
+    serde_json::to_string(&ResOk {
+        kind: "res",
+        id,
+        ok: true,
+        payload,
+    })
+    .ok()
 }
 
 #[cfg(test)]

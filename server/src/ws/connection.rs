@@ -113,7 +113,10 @@ pub async fn serve_connection<L>(
         Some(sink.clone()),
     ));
     let _registration = registry.register(state.clone());
-    let _listening = ListenerGuard { hub: hub.clone(), conn_id: state.id.clone() };
+    let _listening = ListenerGuard {
+        hub: hub.clone(),
+        conn_id: state.id.clone(),
+    };
     let service = Arc::new(rpc_middleware.service(FrameRpcService::new(
         methods,
         conn_id,
@@ -123,7 +126,13 @@ pub async fn serve_connection<L>(
     )));
 
     let (ws_tx, mut ws_rx) = socket.split();
-    let writer = tokio::spawn(write_frames(ws_tx, rx, close.clone(), limits.clone(), state.clone()));
+    let writer = tokio::spawn(write_frames(
+        ws_tx,
+        rx,
+        close.clone(),
+        limits.clone(),
+        state.clone(),
+    ));
 
     let mut extensions = Extensions::new();
     extensions.insert(conn_id);

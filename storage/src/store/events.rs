@@ -98,15 +98,18 @@ impl Store {
                 detail: format!("session {session_id}: event sequence is not at {expected_last}"),
             });
         }
-        let rows = events.iter().zip(expected_last + 1..).map(|(e, seq)| event::ActiveModel {
-            id: NotSet,
-            session_id: Set(session_id.to_owned()),
-            seq: Set(seq),
-            run_id: Set(e.run_id.clone()),
-            event: Set(e.event.clone()),
-            payload: Set(e.payload.clone()),
-            created_at: Set(e.created_at),
-        });
+        let rows = events
+            .iter()
+            .zip(expected_last + 1..)
+            .map(|(e, seq)| event::ActiveModel {
+                id: NotSet,
+                session_id: Set(session_id.to_owned()),
+                seq: Set(seq),
+                run_id: Set(e.run_id.clone()),
+                event: Set(e.event.clone()),
+                payload: Set(e.payload.clone()),
+                created_at: Set(e.created_at),
+            });
         event::Entity::insert_many(rows).exec(&txn).await?;
         txn.commit().await?;
         Ok(last)

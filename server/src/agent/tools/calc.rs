@@ -4,7 +4,10 @@ use serde_json::{Number, Value};
 
 /// Evaluates `expr`; an integral result comes back as an integer.
 pub(super) fn evaluate(expr: &str) -> Result<Value, String> {
-    let mut parser = Parser { chars: expr.chars().collect(), pos: 0 };
+    let mut parser = Parser {
+        chars: expr.chars().collect(),
+        pos: 0,
+    };
     let value = parser.expr()?;
     parser.skip_space();
     if let Some(c) = parser.peek() {
@@ -16,7 +19,9 @@ pub(super) fn evaluate(expr: &str) -> Result<Value, String> {
     if value.fract() == 0.0 && value.abs() < 9.0e15 {
         return Ok(Value::Number(Number::from(value as i64)));
     }
-    Number::from_f64(value).map(Value::Number).ok_or_else(|| "the result is not a number".to_owned())
+    Number::from_f64(value)
+        .map(Value::Number)
+        .ok_or_else(|| "the result is not a number".to_owned())
 }
 
 struct Parser {
@@ -102,7 +107,8 @@ impl Parser {
                     self.pos += 1;
                 }
                 let text: String = self.chars[start..self.pos].iter().collect();
-                text.parse::<f64>().map_err(|_| format!("`{text}` is not a number"))
+                text.parse::<f64>()
+                    .map_err(|_| format!("`{text}` is not a number"))
             }
             Some(c) => Err(format!("unexpected `{c}` at position {}", self.pos + 1)),
             None => Err("the expression ended too early".to_owned()),
@@ -128,8 +134,14 @@ mod tests {
     fn clear_errors() {
         assert_eq!(evaluate("1/0").unwrap_err(), "division by zero");
         assert_eq!(evaluate("(1+2").unwrap_err(), "missing `)`");
-        assert_eq!(evaluate("2 + x").unwrap_err(), "unexpected `x` at position 5");
-        assert_eq!(evaluate("2 +").unwrap_err(), "the expression ended too early");
+        assert_eq!(
+            evaluate("2 + x").unwrap_err(),
+            "unexpected `x` at position 5"
+        );
+        assert_eq!(
+            evaluate("2 +").unwrap_err(),
+            "the expression ended too early"
+        );
         assert_eq!(evaluate("1..2").unwrap_err(), "`1..2` is not a number");
     }
 }
