@@ -10,6 +10,7 @@
 
 mod admin;
 mod backends;
+mod chat;
 mod cli;
 mod config;
 mod frames;

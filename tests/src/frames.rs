@@ -24,6 +24,8 @@ pub struct WsClient {
     next_id: u64,
     /// Events read while waiting for a response, in order.
     pub events: Vec<Value>,
+    /// Responses read while waiting for another one.
+    responses: Vec<Value>,
 }
 
 /// How a connection ended.
@@ -77,6 +79,7 @@ impl WsClient {
             socket,
             next_id: 0,
             events: Vec::new(),
+            responses: Vec::new(),
         })
     }
 
@@ -118,6 +121,9 @@ impl WsClient {
 
     /// Waits for the `res` frame with `id`.
     pub async fn response(&mut self, id: &str) -> Value {
+        if let Some(i) = self.responses.iter().position(|r| r["id"] == id) {
+            return self.responses.remove(i);
+        }
         loop {
             let frame = self
                 .next_json()
@@ -130,6 +136,7 @@ impl WsClient {
             if frame["id"] == id {
                 return frame;
             }
+            self.responses.push(frame);
         }
     }
 
