@@ -492,3 +492,362 @@ async fn chat_send_is_rate_limited_per_principal() {
         "another principal"
     );
 }
+
+/// Reads events until one satisfies `until` (inclusive); returns them.
+async fn events_until(c: &mut WsClient, until: impl Fn(&Value) -> bool) -> Vec<Value> {
+    let mut got = Vec::new();
+    // Events already read while waiting for a response come first.
+    while !c.events.is_empty() {
+        let e = c.events.remove(0);
+        let done = until(&e);
+        got.push(e);
+        if done {
+            return got;
+        }
+    }
+    loop {
+        let e = c
+            .next_json()
+            .await
+            .unwrap_or_else(|closed| panic!("closed: {closed:?} after {got:?}"));
+        let done = e["type"] == "event" && until(&e);
+        got.push(e);
+        if done {
+            return got;
+        }
+    }
+}
+
+fn is_run_end(e: &Value) -> bool {
+    e["event"] == "agent"
+        && ["completed", "aborted", "timeout", "failed"]
+            .contains(&e["payload"]["status"].as_str().unwrap_or(""))
+}
+
+fn session_seqs(events: &[Value]) -> Vec<i64> {
+    events
+        .iter()
+        .filter_map(|e| e["payload"]["sessionSeq"].as_i64())
+        .collect()
+}
+
+#[tokio::test]
+async fn subscribe_after_seq_replays_stored_events_then_continues_live() {
+    let server = TestServer::start(&[]).await;
+    let mut op = operator(&server).await;
+    let (first, _) = send(&mut op, json!({ "message": "one two" })).await;
+    let session = first["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let mut viewer = WsClient::connected(server.addr, None, "viewer").await;
+    let sub = viewer
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}"), "afterSeq": 2 }),
+        )
+        .await;
+    assert_eq!(
+        sub["payload"]["topic"],
+        format!("session:{session}"),
+        "{sub}"
+    );
+    assert_eq!(
+        sub["payload"]["replayed"], 3,
+        "events 3..5 of 5 are replayed: {sub}"
+    );
+    assert!(!sub["payload"]["subscriptionId"].is_null());
+    let mut got = events_until(&mut viewer, |e| e["payload"]["sessionSeq"] == 5).await;
+    send(&mut op, json!({ "sessionId": session, "message": "three" })).await;
+    got.extend(events_until(&mut viewer, |e| e["payload"]["sessionSeq"] == 9).await);
+    assert_eq!(session_seqs(&got), (3..=9).collect::<Vec<_>>());
+    let connection_seqs: Vec<u64> = got.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(connection_seqs, (1..=7).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn resume_in_the_middle_of_a_live_run_has_no_gap_and_no_duplicate() {
+    let server = TestServer::start(&[("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "5")]).await;
+    let mut op = operator(&server).await;
+    let (first, _) = send(&mut op, json!({ "message": "warm up" })).await;
+    let session = first["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let words = (0..150)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let id = op
+        .send_req(
+            "chat.send",
+            json!({ "sessionId": session, "message": words }),
+        )
+        .await;
+    // A viewer follows live, drops after a while, and resumes while the run still streams.
+    let mut viewer = WsClient::connected(server.addr, None, "viewer").await;
+    viewer
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}"), "afterSeq": 0 }),
+        )
+        .await;
+    let mut seen = std::mem::take(&mut viewer.events);
+    seen.extend(
+        events_until(&mut viewer, |e| {
+            e["payload"]["sessionSeq"].as_i64() >= Some(40)
+        })
+        .await,
+    );
+    drop(viewer);
+    let last = *session_seqs(&seen).last().unwrap();
+    let mut again = WsClient::connected(server.addr, None, "viewer").await;
+    again
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}"), "afterSeq": last }),
+        )
+        .await;
+    seen.extend(std::mem::take(&mut again.events));
+    seen.extend(
+        events_until(&mut again, |e| {
+            is_run_end(e) && e["payload"]["runId"] != first["payload"]["runId"]
+        })
+        .await,
+    );
+    let seqs = session_seqs(&seen);
+    let head = op.response(&id).await;
+    assert_eq!(head["payload"]["content"], words.as_str());
+    let expected: Vec<i64> = (1..=*seqs.last().unwrap()).collect();
+    assert_eq!(seqs, expected, "every event once, in order");
+    assert!(seqs.len() > 150);
+}
+
+#[tokio::test]
+async fn resume_after_a_server_restart_replays_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start_in(dir.path(), &[]).await;
+    let token = server
+        .state
+        .verifier
+        .create("op", Role::Operator, None)
+        .await
+        .unwrap()
+        .token;
+    let mut op = WsClient::connected(server.addr, Some(&token), "op").await;
+    let (res, live) = send(&mut op, json!({ "message": "before the restart" })).await;
+    let session = res["payload"]["sessionId"].as_str().unwrap().to_owned();
+    drop(op);
+    server.stop().await;
+
+    let server = TestServer::start_in(dir.path(), &[]).await;
+    let mut viewer = WsClient::connected(server.addr, None, "viewer").await;
+    let sub = viewer
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}"), "afterSeq": 1 }),
+        )
+        .await;
+    assert_eq!(sub["payload"]["replayed"], live.len() as u64 - 1);
+    let replayed = events_until(&mut viewer, |e| e["payload"]["sessionSeq"] == live.len()).await;
+    let strip = |e: &Value| e["payload"].clone();
+    assert_eq!(
+        replayed.iter().map(strip).collect::<Vec<_>>(),
+        live[1..].iter().map(strip).collect::<Vec<_>>()
+    );
+    let mut op = WsClient::connected(server.addr, Some(&token), "op").await;
+    send(&mut op, json!({ "sessionId": session, "message": "after" })).await;
+    let more = events_until(&mut viewer, is_run_end).await;
+    assert_eq!(
+        session_seqs(&more).first().copied(),
+        Some(live.len() as i64 + 1),
+        "numbering goes on"
+    );
+}
+
+#[tokio::test]
+async fn a_reader_that_stops_reading_is_closed_and_resumes_without_loss() {
+    let server = TestServer::start(&[("SWITCHBOARD__SERVER__SEND_BUFFER", "8")]).await;
+    let mut op = operator(&server).await;
+    let (first, _) = send(&mut op, json!({ "message": "start" })).await;
+    let session = first["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let mut stalled = WsClient::frames_with_small_receive_buffer(server.addr).await;
+    assert_eq!(
+        stalled.call("connect", json!({ "user_id": "slow" })).await["ok"],
+        true
+    );
+    stalled
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}") }),
+        )
+        .await;
+    let mut healthy = WsClient::connected(server.addr, None, "healthy").await;
+    healthy
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}") }),
+        )
+        .await;
+
+    // The healthy viewer reads all along, on its own task.
+    let healthy = tokio::spawn(async move { events_until(&mut healthy, is_run_end).await });
+    let words = (0..2000)
+        .map(|i| format!("word{i:05}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (res, _) = send(&mut op, json!({ "sessionId": session, "message": words })).await;
+    assert_eq!(
+        res["payload"]["content"],
+        words.as_str(),
+        "the producing run is unaffected"
+    );
+    assert_eq!(
+        healthy.await.unwrap().len(),
+        2003,
+        "other clients get everything"
+    );
+
+    let closed = stalled.closed().await;
+    assert_eq!(
+        (closed.code, closed.reason.as_str()),
+        (1008, "slow consumer")
+    );
+    let mut got = std::mem::take(&mut stalled.events);
+    let last = session_seqs(&got).last().copied().unwrap_or(4);
+    assert!(last < 2007, "it was cut off");
+    let mut resumed = WsClient::connected(server.addr, None, "slow").await;
+    resumed
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}"), "afterSeq": last }),
+        )
+        .await;
+    got.extend(std::mem::take(&mut resumed.events));
+    got.extend(events_until(&mut resumed, |e| e["payload"]["sessionSeq"] == 2007).await);
+    let seqs: Vec<i64> = session_seqs(&got);
+    assert_eq!(
+        seqs,
+        (5..=2007).collect::<Vec<_>>(),
+        "nothing lost, nothing twice"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_gets_each_event_once_however_many_subscriptions_match() {
+    let server = TestServer::start(&[]).await;
+    let mut op = operator(&server).await;
+    let (first, _) = send(&mut op, json!({ "message": "a" })).await;
+    let session = first["payload"]["sessionId"].as_str().unwrap().to_owned();
+    for topic in [
+        format!("session:{session}"),
+        "*".to_owned(),
+        "agent:main".to_owned(),
+    ] {
+        assert_eq!(
+            op.call("subscribe", json!({ "topic": topic })).await["ok"],
+            true
+        );
+    }
+    let (_, events) = send(&mut op, json!({ "sessionId": session, "message": "b c" })).await;
+    let seqs = session_seqs(&events);
+    assert_eq!(seqs, (5..=9).collect::<Vec<_>>(), "{events:?}");
+    let after = if events.iter().any(|e| e["event"] == "session.updated") {
+        Vec::new()
+    } else {
+        events_until(&mut op, |e| e["event"] == "session.updated").await
+    };
+    let connection_seqs: Vec<u64> = events
+        .iter()
+        .chain(&after)
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    let first = connection_seqs[0];
+    assert_eq!(first, 5, "the first run's 4 events came before");
+    assert_eq!(
+        connection_seqs,
+        (first..first + connection_seqs.len() as u64).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn topics_sessions_agent_and_star_and_deletion_is_told() {
+    let server = TestServer::start(&[]).await;
+    let admin = server.token(Role::Admin).await;
+    let mut watcher = WsClient::connected(server.addr, Some(&admin), "w").await;
+    watcher
+        .call("subscribe", json!({ "topic": "sessions" }))
+        .await;
+    let mut agent_watch = WsClient::connected(server.addr, None, "a").await;
+    agent_watch
+        .call("subscribe", json!({ "topic": "agent:main" }))
+        .await;
+    let mut op = operator(&server).await;
+    let (res, _) = send(&mut op, json!({ "message": "hi" })).await;
+    let session = res["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let created = events_until(&mut watcher, |e| e["event"] == "session.created").await;
+    assert_eq!(created.last().unwrap()["payload"]["id"], session.as_str());
+    events_until(&mut watcher, |e| e["event"] == "session.updated").await;
+    let agent_events = events_until(&mut agent_watch, is_run_end).await;
+    assert!(
+        agent_events
+            .iter()
+            .all(|e| e["payload"]["sessionId"] == session.as_str())
+    );
+
+    let mut follower = WsClient::connected(server.addr, None, "f").await;
+    follower
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}") }),
+        )
+        .await;
+    let deleted = watcher
+        .call("sessions.delete", json!({ "sessionId": session }))
+        .await;
+    assert_eq!(deleted["payload"]["deleted"], true);
+    let told = events_until(&mut follower, |e| e["event"] == "session.deleted").await;
+    assert_eq!(told.last().unwrap()["payload"]["id"], session.as_str());
+    events_until(&mut watcher, |e| e["event"] == "session.deleted").await;
+    assert_eq!(
+        op.call("chat.history", json!({ "sessionId": session }))
+            .await["error"]["code"],
+        "NOT_FOUND"
+    );
+    let forbidden = op
+        .call("sessions.delete", json!({ "sessionId": "x" }))
+        .await;
+    assert_eq!(forbidden["error"]["code"], "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn subscriptions_are_checked_and_bounded() {
+    let server = TestServer::start(&[("SWITCHBOARD__LIMITS__MAX_SUBSCRIPTIONS", "2")]).await;
+    let mut c = WsClient::connected(server.addr, None, "v").await;
+    for (params, code) in [
+        (json!({ "topic": "rooms" }), "INVALID_REQUEST"),
+        (json!({ "topic": "session:nope" }), "NOT_FOUND"),
+        (json!({ "topic": "*", "afterSeq": 3 }), "INVALID_REQUEST"),
+    ] {
+        assert_eq!(
+            c.call("subscribe", params.clone()).await["error"]["code"],
+            code,
+            "{params}"
+        );
+    }
+    assert_eq!(
+        c.call("subscribe", json!({ "topic": "*" })).await["ok"],
+        true
+    );
+    let second = c.call("subscribe", json!({ "topic": "sessions" })).await;
+    let third = c.call("subscribe", json!({ "topic": "agent:main" })).await;
+    assert_eq!(third["error"]["code"], "CONFLICT", "{third}");
+    let id = second["payload"]["subscriptionId"].clone();
+    assert_eq!(
+        c.call("unsubscribe", json!({ "subscriptionId": id })).await["ok"],
+        true
+    );
+    let mut ok = false;
+    for _ in 0..50 {
+        if c.call("subscribe", json!({ "topic": "agent:main" })).await["ok"] == true {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(ok, "an unsubscribed slot is free again");
+}

@@ -154,7 +154,11 @@ where
     type BatchResponse = MethodResponse;
     type NotificationResponse = MethodResponse;
 
-    fn call<'a>(&self, req: Request<'a>) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+    fn call<'a>(
+        &self,
+        mut req: Request<'a>,
+    ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        normalize_unsubscribe(&mut req);
         let conn = req.extensions().get::<Arc<ConnectionState>>().cloned();
         if let Err(refusal) = self.check(req.method_name(), conn.as_deref()) {
             if let Some(detail) = refusal.audit {
@@ -230,5 +234,30 @@ where
         n: Notification<'a>,
     ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
         self.inner.notification(n)
+    }
+}
+
+/// `unsubscribe {subscriptionId}` (the documented shape) becomes jsonrpsee's positional
+/// `[id]`, which is all its unsubscribe handler reads.
+fn normalize_unsubscribe(req: &mut Request<'_>) {
+    if req.method_name() != "unsubscribe" {
+        return;
+    }
+    let Some(params) = req.params.as_ref() else {
+        return;
+    };
+    let Ok(serde_json::Value::Object(fields)) =
+        serde_json::from_str::<serde_json::Value>(params.get())
+    else {
+        return;
+    };
+    let Some(id) = fields
+        .get("subscriptionId")
+        .or_else(|| fields.get("subscription"))
+    else {
+        return;
+    };
+    if let Ok(raw) = serde_json::value::to_raw_value(&[id]) {
+        req.params = Some(std::borrow::Cow::Owned(raw));
     }
 }

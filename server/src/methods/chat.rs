@@ -139,9 +139,16 @@ impl ChatMethods {
                 "the first run with this idempotency key failed: {}",
                 run.error.unwrap_or_default()
             ))),
-            RunStatus::Queued | RunStatus::Started => Err(ApiError::Conflict(
-                "a run with this idempotency key is still in progress".to_owned(),
-            )),
+            // The key is remembered before its run is stored, so a run in progress is (now)
+            // in memory, unless it was forgotten or started before a restart.
+            RunStatus::Queued | RunStatus::Started => {
+                match self.state.runs.idempotency.get(principal, key) {
+                    Some(first) => outcome(first.outcome).await.map(Some),
+                    None => Err(ApiError::Conflict(
+                        "a run with this idempotency key is still in progress".to_owned(),
+                    )),
+                }
+            }
         }
     }
 }
