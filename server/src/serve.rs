@@ -36,6 +36,7 @@ impl Server {
                 "marked runs left unfinished by a crash as failed"
             );
         }
+        crate::runs::log_interrupted(&store, &interrupted).await;
         let state = AppState::new(config, store);
         let bootstrap_admin = state.verifier.ensure_admin_token().await?;
         Ok(Server {

@@ -851,3 +851,107 @@ async fn subscriptions_are_checked_and_bounded() {
     }
     assert!(ok, "an unsubscribed slot is free again");
 }
+
+#[tokio::test]
+async fn over_rpc_the_typed_client_chats_and_subscribes_with_notifications() {
+    use jsonrpsee::core::client::Subscription;
+    use jsonrpsee::ws_client::{HeaderMap, HeaderValue, WsClientBuilder};
+    use switchboard_api::rpc::{ChatApiClient, EventsApiClient, SessionsApiClient};
+    use switchboard_api::types::EventMessage;
+
+    let server = TestServer::start(&[]).await;
+    let token = server.token(Role::Operator).await;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "Authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    let client = WsClientBuilder::default()
+        .set_headers(headers)
+        .build(server.rpc_ws_url())
+        .await
+        .unwrap();
+    let first = client
+        .send(
+            Some("main".into()),
+            Some(json!("first words")),
+            None,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.content, "first words");
+    let mut events: Subscription<EventMessage> = client
+        .subscribe_topic(format!("session:{}", first.session_id), Some(0))
+        .await
+        .unwrap();
+    let mut seqs = Vec::new();
+    while seqs.len() < 5 {
+        let event = events.next().await.unwrap().unwrap();
+        seqs.push(event.payload["sessionSeq"].as_i64().unwrap());
+    }
+    assert_eq!(seqs, [1, 2, 3, 4, 5], "replayed as JSON-RPC notifications");
+    let second = client
+        .send(
+            None,
+            Some(json!("more")),
+            Some(first.session_id.clone()),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    let mut live = Vec::new();
+    while live.len() < 4 {
+        let event = events.next().await.unwrap().unwrap();
+        live.push((event.event, event.payload["sessionSeq"].as_i64().unwrap()));
+    }
+    assert_eq!(
+        live.iter().map(|(_, s)| *s).collect::<Vec<_>>(),
+        [6, 7, 8, 9]
+    );
+    assert_eq!(live[1].0, "chat");
+    let detail = client.get(second.session_id.clone()).await.unwrap();
+    assert_eq!(detail.session.message_count, 4);
+    events.unsubscribe().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_streaming_flow_and_resume_on_postgres() {
+    let Some(pg) = switchboard_tests::pg_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SWITCHBOARD__STORAGE__URL", pg.url.as_str())];
+    let server = TestServer::start_in(dir.path(), &env).await;
+    assert_eq!(server.state.store.backend_name(), "postgres");
+    let token = server
+        .state
+        .verifier
+        .create("op", Role::Operator, None)
+        .await
+        .unwrap()
+        .token;
+    let mut op = WsClient::connected(server.addr, Some(&token), "op").await;
+    let (res, live) = send(&mut op, json!({ "message": "stored in postgres" })).await;
+    assert_eq!(res["payload"]["content"], "stored in postgres");
+    assert_eq!(session_seqs(&live), [1, 2, 3, 4, 5, 6]);
+    let session = res["payload"]["sessionId"].as_str().unwrap().to_owned();
+    drop(op);
+    server.stop().await;
+    let server = TestServer::start_in(dir.path(), &env).await;
+    let mut viewer = WsClient::connected(server.addr, None, "viewer").await;
+    viewer
+        .call(
+            "subscribe",
+            json!({ "topic": format!("session:{session}"), "afterSeq": 3 }),
+        )
+        .await;
+    let replayed = events_until(&mut viewer, |e| e["payload"]["sessionSeq"] == 6).await;
+    assert_eq!(session_seqs(&replayed), [4, 5, 6]);
+    let history = viewer
+        .call("chat.history", json!({ "sessionId": session }))
+        .await;
+    assert_eq!(history["payload"]["messages"].as_array().unwrap().len(), 2);
+}

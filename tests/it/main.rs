@@ -12,6 +12,7 @@ mod admin;
 mod backends;
 mod chat;
 mod cli;
+mod client_cli;
 mod config;
 mod frames;
 mod gate;

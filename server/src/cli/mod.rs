@@ -1,10 +1,15 @@
 //! The command line: one binary, one subcommand per job. Exit codes: 0 success, 1 failure,
 //! 2 bad configuration or usage.
 
+mod call;
+mod client;
 mod config_check;
 mod migrate;
 mod serve;
 mod token;
+mod watch;
+
+pub use client::ConnectArgs;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +43,26 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(config_check::ConfigCommand),
+    /// Call one method over /ws; prints every event and then the result as JSON lines.
+    Call {
+        /// The method, e.g. chat.send.
+        method: String,
+        /// Params as a JSON object, e.g. '{"message":"hi"}'.
+        params: Option<String>,
+        /// How to reach the gateway.
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Tail events live as JSON lines; resumes without gap or duplicate after a dropped
+    /// connection.
+    Watch {
+        /// session:<id>, agent:<id>, sessions or * (everything).
+        #[arg(default_value = "*")]
+        topic: String,
+        /// How to reach the gateway.
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
 }
 
 /// Why a command failed, which decides its exit code.
@@ -85,11 +110,22 @@ pub fn main() -> ExitCode {
 
 /// Runs one parsed command.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    // The client commands need no configuration of their own.
+    match &cli.command {
+        Command::Call {
+            method,
+            params,
+            connect,
+        } => return call::call(method, params.as_deref(), connect).await,
+        Command::Watch { topic, connect } => return watch::watch(topic, connect).await,
+        _ => {}
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Serve => serve::serve(config).await,
         Command::Migrate => migrate::migrate(config).await,
         Command::Token(cmd) => token::run(config, cmd).await,
         Command::Config(cmd) => config_check::run(config, cmd),
+        Command::Call { .. } | Command::Watch { .. } => Ok(()),
     }
 }
