@@ -17,6 +17,7 @@ pub mod runs;
 mod serve;
 mod shutdown;
 mod state;
+pub mod telemetry;
 pub mod ws;
 
 pub use serve::{Server, run, serve_router};

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use switchboard_auth::CreatedToken;
 use switchboard_config::Config;
@@ -11,6 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::AppState;
 use crate::http::router;
+use crate::hub::HubEvent;
 
 /// A gateway ready to serve: store open and migrated, crashed runs closed, state built.
 #[derive(Debug)]
@@ -55,14 +57,69 @@ impl Server {
     }
 }
 
-/// Serves `listener` with `state` until `shutdown` resolves, then stops accepting and lets
-/// open requests finish.
+/// Serves `listener` with `state` until `shutdown` resolves, then shuts down gracefully: stops
+/// accepting, refuses new runs (`UNAVAILABLE`), sends `shutdown` to every connection, lets
+/// running runs finish for up to `server.drain_timeout_s`, ends the rest as failed
+/// ("interrupted by shutdown", partial replies stored), and closes every socket with 1012.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_router(listener, router(state), shutdown).await
+    let (stop_accepting, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(serve_router(listener, router(state.clone()), async {
+        let _ = stopped.await;
+    }));
+    shutdown.await;
+    let _ = stop_accepting.send(());
+    drain(&state).await;
+    serving.await.map_err(std::io::Error::other)?
+}
+
+/// How long interrupted runs get to store their partial replies.
+const INTERRUPT_GRACE: Duration = Duration::from_secs(5);
+/// How long closing connections get to finish their close handshakes.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+async fn drain(state: &AppState) {
+    state
+        .draining
+        .store(true, std::sync::atomic::Ordering::Release);
+    let (active, queued) = state.runs.totals();
+    tracing::info!(active, queued, "shutting down: no new runs; draining");
+    let body = HubEvent::body("shutdown", r#"{"reason":"server shutting down"}"#);
+    let event = HubEvent {
+        name: "shutdown".into(),
+        session_id: None,
+        agent_id: None,
+        run_id: None,
+        seq: None,
+        lifecycle: false,
+        body,
+    };
+    state.hub.broadcast(&event, &state.connections.snapshot());
+    if !state
+        .runs
+        .wait_idle(state.config.server.drain_timeout())
+        .await
+    {
+        let (active, queued) = state.runs.totals();
+        tracing::warn!(
+            active,
+            queued,
+            "drain timeout: interrupting the remaining runs"
+        );
+        state.runs.interrupt_all();
+        state.runs.wait_idle(INTERRUPT_GRACE).await;
+    }
+    for conn in state.connections.snapshot() {
+        conn.close(1012, "server shutting down");
+    }
+    let deadline = tokio::time::Instant::now() + CLOSE_GRACE;
+    while !state.connections.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tracing::info!("drained");
 }
 
 /// Serves a router built by [`crate::http`] (with the peer address every endpoint needs).

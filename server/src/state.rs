@@ -36,11 +36,15 @@ pub struct AppState {
     pub started: Instant,
     /// This process's id, fresh at every start (for `status`).
     pub node_id: Arc<str>,
+    /// Set when a graceful shutdown began: new runs are refused.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
     /// State over an open, migrated store. Starts the audit writer, so it needs a runtime.
     pub fn new(config: Config, store: Store) -> AppState {
+        // Install the metrics recorder before anything counts.
+        crate::telemetry::prometheus();
         let verifier = TokenVerifier::new(
             store.clone(),
             VerifierOptions {
@@ -66,7 +70,13 @@ impl AppState {
             failed_auth,
             started: Instant::now(),
             node_id: node_id().into(),
+            draining: Arc::default(),
         }
+    }
+
+    /// Whether a graceful shutdown is under way.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The role of a caller without a token, when anonymous callers are allowed.

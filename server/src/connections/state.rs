@@ -82,6 +82,9 @@ pub struct ConnectionState {
     pub inflight: Arc<Semaphore>,
     /// Live subscriptions.
     pub subscriptions: AtomicU64,
+    /// The connection's tracing span (`connection_id`, `remote`, `protocol`; `user_id` and
+    /// `role` once `connect` answered); every call's span is its child.
+    pub span: tracing::Span,
     /// The connection's outbound queue, for events of runs it started (frames only).
     pub direct: Option<jsonrpsee::server::MethodSink>,
     /// Frames only: subscription id (as JSON) → the `subscribe` reply the frame writer sends in
@@ -108,7 +111,16 @@ impl ConnectionState {
         closer: Closer,
         direct: Option<jsonrpsee::server::MethodSink>,
     ) -> ConnectionState {
+        let span = tracing::info_span!(
+            "connection",
+            connection_id = %id,
+            remote = %remote_addr,
+            protocol = protocol.as_str(),
+            user_id = tracing::field::Empty,
+            role = tracing::field::Empty,
+        );
         ConnectionState {
+            span,
             id,
             protocol,
             remote_addr,
@@ -135,6 +147,8 @@ impl ConnectionState {
 
     /// Records the identity `connect` established.
     pub fn set_identity(&self, identity: Identity) {
+        self.span.record("user_id", identity.user_id.as_str());
+        self.span.record("role", identity.principal.role.as_str());
         *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = Some(identity);
         self.auth_failed.store(false, Ordering::Release);
     }

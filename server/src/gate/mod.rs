@@ -9,6 +9,7 @@ pub use failed_auth::FailedAuthLimiter;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use jsonrpsee::MethodResponse;
 use jsonrpsee::core::middleware::{
@@ -17,10 +18,12 @@ use jsonrpsee::core::middleware::{
 use jsonrpsee::types::{ErrorCode as JsonRpcCode, ErrorObjectOwned, Request};
 use switchboard_api::{Access, Role, catalogue};
 use tower::Layer;
+use tracing::Instrument;
 
 use crate::audit::AuditLog;
 use crate::connections::{ConnectionState, Protocol};
 use crate::rpc::ApiError;
+use crate::telemetry;
 
 /// What the gate needs besides the call.
 #[derive(Debug)]
@@ -160,14 +163,16 @@ where
     ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
         normalize_unsubscribe(&mut req);
         let conn = req.extensions().get::<Arc<ConnectionState>>().cloned();
+        let started = Instant::now();
+        let method = telemetry::method_label(req.method_name());
         if let Err(refusal) = self.check(req.method_name(), conn.as_deref()) {
             if let Some(detail) = refusal.audit {
                 self.audit_denied(req.method_name(), conn.as_deref(), detail);
             }
-            return ResponseFuture::ready(
-                MethodResponse::error(req.id.clone(), refusal.error)
-                    .with_extensions(req.extensions),
-            );
+            let response = MethodResponse::error(req.id.clone(), refusal.error)
+                .with_extensions(req.extensions);
+            telemetry::record_call(method, telemetry::code_label(&response), started.elapsed());
+            return ResponseFuture::ready(response);
         }
         // jsonrpsee runs every `/rpc` WebSocket message in its own task; refuse past the
         // in-flight bound rather than let a client that never reads pile up work. (`/ws`
@@ -177,6 +182,8 @@ where
                 match c.inflight.clone().try_acquire_owned() {
                     Ok(permit) => Some(permit),
                     Err(_) => {
+                        metrics::counter!(telemetry::names::RATE_LIMITED, "limit" => "inflight")
+                            .increment(1);
                         let e = ApiError::RateLimited {
                             message: "too many calls in flight on this connection".to_owned(),
                             retry_after_ms: 100,
@@ -190,12 +197,27 @@ where
             }
             _ => None,
         };
+        let span = match &conn {
+            Some(c) => tracing::debug_span!(parent: &c.span, "call", method, id = %req.id),
+            None => tracing::debug_span!("call", method, id = %req.id),
+        };
         let call = self.inner.call(req);
-        ResponseFuture::future(async move {
-            let response = call.await;
-            drop(permit);
-            response
-        })
+        ResponseFuture::future(
+            async move {
+                let response = call.await;
+                drop(permit);
+                let code = telemetry::code_label(&response);
+                let elapsed = started.elapsed();
+                telemetry::record_call(method, code, elapsed);
+                tracing::debug!(
+                    duration_us = elapsed.as_micros() as u64,
+                    outcome = code,
+                    "call"
+                );
+                response
+            }
+            .instrument(span),
+        )
     }
 
     /// jsonrpsee's root service runs batch entries itself, never through `call`: every entry is

@@ -10,6 +10,7 @@ use switchboard_auth::{AuthError, Principal};
 
 use crate::AppState;
 use crate::rpc::ApiError;
+use crate::telemetry::names;
 
 /// The principal a bearer header proves: `Ok(None)` without one, `Err(response)` for a bad one.
 pub(super) async fn resolve(
@@ -30,6 +31,7 @@ pub(super) async fn resolve(
         .map(str::trim)
         .unwrap_or_default();
     if let Err(wait) = state.failed_auth.check(remote.ip()) {
+        metrics::counter!(names::RATE_LIMITED, "limit" => "auth").increment(1);
         let e = ApiError::RateLimited {
             message: "too many failed authentications from this address".to_owned(),
             retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
@@ -39,6 +41,12 @@ pub(super) async fn resolve(
     match state.verifier.verify(token).await {
         Ok(principal) => Ok(Some(principal)),
         Err(e @ (AuthError::Invalid | AuthError::Expired | AuthError::Revoked)) => {
+            let reason = match e {
+                AuthError::Expired => "expired",
+                AuthError::Revoked => "revoked",
+                _ => "invalid",
+            };
+            metrics::counter!(names::AUTH_FAILURES, "reason" => reason).increment(1);
             state.failed_auth.record_failure(remote.ip());
             state.audit.record(
                 format!("bearer@{remote}"),

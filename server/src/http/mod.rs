@@ -4,6 +4,7 @@
 mod bearer;
 mod endpoints;
 mod health;
+mod metrics;
 mod rpc;
 mod shape;
 mod ws;
@@ -29,7 +30,8 @@ pub fn router_with_methods(state: AppState, methods: jsonrpsee::Methods) -> Rout
     let endpoints = Arc::new(Endpoints::new(state.clone(), methods));
     Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz).with_state(state))
+        .route("/readyz", get(health::readyz).with_state(state.clone()))
+        .route("/metrics", get(metrics::metrics).with_state(state))
         .route("/rpc", any(rpc::rpc).with_state(endpoints.clone()))
         .route("/ws", get(ws::ws).with_state(endpoints))
 }

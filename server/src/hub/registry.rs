@@ -9,6 +9,7 @@ use jsonrpsee::server::{MethodSink, SubscriptionSink, TrySendError};
 
 use super::{HubEvent, Topic};
 use crate::connections::ConnectionState;
+use crate::telemetry::names;
 
 /// The result of trying to switch a replaying subscription to live delivery.
 #[derive(Debug, PartialEq, Eq)]
@@ -81,6 +82,7 @@ impl EventHub {
                 });
         }
         for conn in slow {
+            metrics::counter!(names::SLOW_CONSUMERS).increment(1);
             tracing::info!(connection = %conn.id, "closing a slow consumer");
             conn.close(1008, "slow consumer");
         }
@@ -149,6 +151,27 @@ impl EventHub {
         }
     }
 
+    /// Offers `event` to every connection: through its own queue on `/ws`, through its first
+    /// subscription on `/rpc` (a `/rpc` connection without one cannot be told). Never waits.
+    pub fn broadcast(&self, event: &HubEvent, connections: &[Arc<ConnectionState>]) {
+        let mut told = HashSet::new();
+        for conn in connections {
+            if let Some(direct) = &conn.direct {
+                let _ = direct.clone().try_send(event.notification());
+                told.insert(conn.id.clone());
+            }
+        }
+        let mut state = self.lock();
+        for (id, listener) in state.listeners.iter_mut() {
+            if told.contains(id) {
+                continue;
+            }
+            if let Some(sub) = listener.subscriptions.first_mut() {
+                let _ = sub.sink.try_send(event.raw_body());
+            }
+        }
+    }
+
     /// Forgets a connection and everything it listened to.
     pub fn remove_connection(&self, conn_id: &str) {
         self.lock().listeners.remove(conn_id);
@@ -206,7 +229,10 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
             return Delivery::Done;
         }
         match sub.sink.try_send(event.raw_body()) {
-            Ok(()) => return Delivery::Done,
+            Ok(()) => {
+                metrics::counter!(names::EVENTS_DELIVERED).increment(1);
+                return Delivery::Done;
+            }
             Err(TrySendError::Full(_)) => return Delivery::Full,
             Err(TrySendError::Closed(_)) => {
                 listener.subscriptions.swap_remove(index);
@@ -224,7 +250,7 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
     if let (true, Some(direct)) = (own_run, listener.conn.direct.as_ref()) {
         let mut direct: MethodSink = direct.clone();
         match direct.try_send(event.notification()) {
-            Ok(()) => {}
+            Ok(()) => metrics::counter!(names::EVENTS_DELIVERED).increment(1),
             Err(TrySendError::Full(_)) => return Delivery::Full,
             Err(TrySendError::Closed(_)) => listener.runs.clear(),
         }

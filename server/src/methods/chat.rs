@@ -184,6 +184,9 @@ impl ChatApiServer for ChatMethods {
         idempotency_key: Option<String>,
     ) -> RpcResult<ChatSendResult> {
         let conn = caller(ext)?;
+        if self.state.is_draining() {
+            return Err(ApiError::Unavailable("the server is shutting down".to_owned()).into());
+        }
         let message = match message {
             Some(Value::String(m)) if !m.trim().is_empty() => m,
             Some(Value::String(_)) => {
@@ -200,6 +203,8 @@ impl ChatApiServer for ChatMethods {
         }
         let principal = principal_key(&conn);
         if let Err(wait) = self.state.runs.limiter.check(&principal) {
+            metrics::counter!(crate::telemetry::names::RATE_LIMITED, "limit" => "chat")
+                .increment(1);
             return Err(ApiError::RateLimited {
                 message: "too many chat.send calls; slow down".to_owned(),
                 retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),

@@ -12,6 +12,7 @@ use super::{actor, caller};
 use crate::AppState;
 use crate::connections::{ConnectionState, Identity};
 use crate::rpc::ApiError;
+use crate::telemetry::names;
 
 /// The longest `user_id` accepted.
 const MAX_USER_ID: usize = 255;
@@ -56,6 +57,7 @@ pub(super) async fn connect(
         _ => principal.role,
     };
     let principal = Principal { role, ..principal };
+    metrics::counter!(names::CONNECTS, "outcome" => "ok").increment(1);
     conn.set_identity(Identity {
         principal: principal.clone(),
         user_id: user_id.clone(),
@@ -85,6 +87,8 @@ async fn authenticate(
 ) -> Result<Principal, ApiError> {
     let ip = conn.remote_addr.ip();
     if let Err(wait) = state.failed_auth.check(ip) {
+        metrics::counter!(names::CONNECTS, "outcome" => "rate_limited").increment(1);
+        metrics::counter!(names::RATE_LIMITED, "limit" => "auth").increment(1);
         return Err(ApiError::RateLimited {
             message: "too many failed authentications from this address".to_owned(),
             retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
@@ -97,6 +101,7 @@ async fn authenticate(
         return match state.anonymous_role() {
             Some(role) => Ok(Principal::anonymous(role)),
             None => {
+                metrics::counter!(names::AUTH_FAILURES, "reason" => "missing").increment(1);
                 fail(state, conn, user_id, "no token and anonymous access is off");
                 Err(ApiError::Unauthorized("a token is required".to_owned()))
             }
@@ -105,6 +110,12 @@ async fn authenticate(
     match state.verifier.verify(token).await {
         Ok(principal) => Ok(principal),
         Err(e @ (AuthError::Invalid | AuthError::Expired | AuthError::Revoked)) => {
+            let reason = match e {
+                AuthError::Expired => "expired",
+                AuthError::Revoked => "revoked",
+                _ => "invalid",
+            };
+            metrics::counter!(names::AUTH_FAILURES, "reason" => reason).increment(1);
             fail(state, conn, user_id, &e.to_string());
             Err(ApiError::Unauthorized(e.to_string()))
         }
@@ -114,6 +125,7 @@ async fn authenticate(
 }
 
 fn fail(state: &AppState, conn: &ConnectionState, user_id: &str, why: &str) {
+    metrics::counter!(names::CONNECTS, "outcome" => "failed").increment(1);
     conn.set_auth_failed();
     state.failed_auth.record_failure(conn.remote_addr.ip());
     let actor = if user_id.is_empty() {

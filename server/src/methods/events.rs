@@ -86,17 +86,23 @@ impl EventMethods {
     ) -> Result<bool, ApiError> {
         let deadline = self.state.config.server.write_timeout();
         loop {
+            let read = std::time::Instant::now();
             let page = self
                 .state
                 .store
                 .events_after(&session, last, REPLAY_PAGE)
                 .await?;
+            crate::telemetry::record_store("events_after", read.elapsed());
             for event in &page {
                 let body = HubEvent::body(&event.event, &event.payload);
                 let raw = RawValue::from_string(body.to_string()).map_err(ApiError::internal)?;
                 match sink.send_timeout(raw, deadline).await {
-                    Ok(()) => last = event.seq,
+                    Ok(()) => {
+                        metrics::counter!(crate::telemetry::names::EVENTS_DELIVERED).increment(1);
+                        last = event.seq;
+                    }
                     Err(SendTimeoutError::Timeout(_)) => {
+                        metrics::counter!(crate::telemetry::names::SLOW_CONSUMERS).increment(1);
                         conn.close(1008, "slow consumer");
                         return Ok(false);
                     }

@@ -13,12 +13,14 @@ use tokio::sync::mpsc;
 use super::{Inner, Pending, QueuedRun, RunOutcome, SessionLog, WORKER_IDLE};
 use crate::agent::{AgentError, RunOutput, fields};
 use crate::hub::HubEvent;
+use crate::telemetry::names;
 
 /// How a run's agent stopped.
 enum Ending {
     Completed,
     Aborted,
     Timeout,
+    Interrupted,
     Failed(AgentError),
 }
 
@@ -49,6 +51,7 @@ pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Re
             entry.active = Some(Pending {
                 run_id: run.run_id.clone(),
                 cancel: run.cancel.clone(),
+                interrupted: run.interrupted.clone(),
             });
             entry.log.clone()
         };
@@ -62,8 +65,15 @@ pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Re
 
 async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome {
     let mut out = RunOutput::new(log.clone(), run.run_id.clone());
+    let stopped = || {
+        if run.interrupted.load(std::sync::atomic::Ordering::Acquire) {
+            Ending::Interrupted
+        } else {
+            Ending::Aborted
+        }
+    };
     let ending = if run.cancel.is_cancelled() {
-        Ending::Aborted
+        stopped()
     } else {
         match start(inner, log, run).await {
             Err(e) => Ending::Failed(e),
@@ -77,7 +87,7 @@ async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome
                         Err(e) => Ending::Failed(e),
                     },
                     () = tokio::time::sleep(inner.run_timeout) => Ending::Timeout,
-                    () = run.cancel.cancelled() => Ending::Aborted,
+                    () = run.cancel.cancelled() => stopped(),
                 }
             }
         }
@@ -118,10 +128,20 @@ async fn finish(
                 inner.run_timeout.as_secs()
             )),
         ),
+        Ending::Interrupted => (
+            RunStatus::Failed,
+            None,
+            Some("interrupted by shutdown".to_owned()),
+        ),
         Ending::Failed(e) => (RunStatus::Failed, None, Some(e.to_string())),
     };
     let usage = out.usage;
+    metrics::counter!(names::RUNS, "status" => status.as_str()).increment(1);
+    metrics::counter!(names::TOKENS_STREAMED).increment(usage.output_tokens);
+    metrics::histogram!(names::RUN_DURATION).record(run.queued_at.elapsed().as_secs_f64());
+    let write = std::time::Instant::now();
     let stored = store_end(inner, run, &out, status, stop_reason, error.clone()).await;
+    crate::telemetry::record_store("finish_run", write.elapsed());
     let usage_event =
         json!({ "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens });
     let mut agent_event = json!({
@@ -160,6 +180,9 @@ async fn finish(
             })
         }
         (Ending::Timeout, _) => failed(ErrorCode::Timeout, error.unwrap_or_default()),
+        (Ending::Interrupted, _) => {
+            failed(ErrorCode::Unavailable, "interrupted by shutdown".to_owned())
+        }
         (Ending::Failed(AgentError::Store(_)), _) => failed(
             ErrorCode::Unavailable,
             "the store failed during the run".to_owned(),

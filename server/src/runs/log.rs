@@ -93,9 +93,11 @@ async fn write(
             payload: payload.clone(),
             created_at: now_ms(),
         };
+        let write = std::time::Instant::now();
         let stored = store
             .append_events_after(&session, last, std::slice::from_ref(&event))
             .await;
+        crate::telemetry::record_store("append_events", write.elapsed());
         let answer = match stored {
             Ok(new_last) => {
                 last = new_last;

@@ -66,6 +66,8 @@ pub struct RunRequest {
 struct Pending {
     run_id: String,
     cancel: CancellationToken,
+    /// Set with the cancel when the run is ended by a shutdown rather than `chat.abort`.
+    interrupted: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -84,7 +86,10 @@ struct QueuedRun {
     agent_id: String,
     message: String,
     cancel: CancellationToken,
+    interrupted: Arc<std::sync::atomic::AtomicBool>,
     done: watch::Sender<Option<RunOutcome>>,
+    /// When it was queued (for the run duration metric).
+    queued_at: std::time::Instant,
 }
 
 #[derive(Debug)]
@@ -138,6 +143,7 @@ impl RunManager {
     pub async fn submit(&self, req: RunRequest) -> Result<(), ApiError> {
         let run_id = req.run_id.clone();
         let cancel = CancellationToken::new();
+        let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let session_id = req.session.id.clone();
         let (tx, log, behind) = {
             let mut sessions = self.inner.lock();
@@ -154,6 +160,7 @@ impl RunManager {
             entry.waiting.push_back(Pending {
                 run_id: run_id.clone(),
                 cancel: cancel.clone(),
+                interrupted: interrupted.clone(),
             });
             (entry.tx.clone(), entry.log.clone(), behind)
         };
@@ -177,7 +184,9 @@ impl RunManager {
             agent_id: req.session.agent_id.clone(),
             message: req.message,
             cancel,
+            interrupted,
             done: req.done,
+            queued_at: std::time::Instant::now(),
         };
         if tx.send(queued).await.is_err() {
             self.inner.forget_waiting(&session_id, &run_id);
@@ -264,6 +273,33 @@ impl RunManager {
             for pending in entry.active.iter().chain(entry.waiting.iter()) {
                 pending.cancel.cancel();
             }
+        }
+    }
+
+    /// Ends every run, running or queued, as interrupted by a shutdown (`failed`, partial
+    /// reply stored).
+    pub fn interrupt_all(&self) {
+        for entry in self.inner.lock().values() {
+            for pending in entry.active.iter().chain(entry.waiting.iter()) {
+                pending
+                    .interrupted
+                    .store(true, std::sync::atomic::Ordering::Release);
+                pending.cancel.cancel();
+            }
+        }
+    }
+
+    /// Waits until no run is running or queued, at most `limit`; whether it got there.
+    pub async fn wait_idle(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            if self.totals() == (0, 0) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
