@@ -19,7 +19,7 @@ pub(crate) fn init(log: &LogConfig) {
         LogFormat::Json => builder
             .json()
             .with_current_span(true)
-            .with_span_list(false)
+            .with_span_list(true)
             .try_init(),
         LogFormat::Pretty => builder.with_target(false).try_init(),
     };

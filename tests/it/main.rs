@@ -18,6 +18,7 @@ mod frames;
 mod gate;
 mod jsonrpc;
 mod openclaw;
+mod operations;
 mod serve;
 mod store;
 mod tokens;

@@ -76,10 +76,12 @@ pub(super) async fn rpc(
         .build(endpoints.methods.clone(), stop_handle);
     if is_websocket {
         let registration = state.connections.register(conn.clone());
+        tracing::info!(parent: &conn.span, "connection opened");
         let closed = service.on_session_closed();
         let hub = state.hub.clone();
         tokio::spawn(async move {
             closed.await;
+            tracing::info!(parent: &conn.span, "connection closed");
             hub.remove_connection(&conn.id);
             drop(registration);
             drop(permit);

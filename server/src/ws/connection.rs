@@ -113,6 +113,7 @@ pub async fn serve_connection<L>(
         Some(sink.clone()),
     ));
     let _registration = registry.register(state.clone());
+    tracing::info!(parent: &state.span, "connection opened");
     let _listening = ListenerGuard {
         hub: hub.clone(),
         conn_id: state.id.clone(),
@@ -222,6 +223,9 @@ pub async fn serve_connection<L>(
         });
     }
     close.close(CLOSE_NORMAL, "");
+    if let Some((code, reason)) = close.reason.get() {
+        tracing::info!(parent: &state.span, code, reason = %reason, "connection closed");
+    }
     drop(service);
     drop(sink);
     let _ = writer.await;
