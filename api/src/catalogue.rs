@@ -94,6 +94,11 @@ pub const CATALOGUE: &[MethodSpec] = &[
     ),
     entry("unsubscribe", VIEWER, "`{subscriptionId}`"),
     entry(
+        "approvals.list",
+        VIEWER,
+        "pending tool approvals `{approvalId, sessionId, runId, toolCallId, tool, input, risk, createdAt}`",
+    ),
+    entry(
         "chat.send",
         OPERATOR,
         "`{agentId, message, sessionId?, idempotencyKey?}` → after the run: `{content, sessionId, runId, usage, stopReason}`",
@@ -102,6 +107,11 @@ pub const CATALOGUE: &[MethodSpec] = &[
         "chat.abort",
         OPERATOR,
         "`{sessionId, runId?}` → `{aborted}`; the run ends `aborted`, keeping its partial reply",
+    ),
+    entry(
+        "approvals.resolve",
+        OPERATOR,
+        "`{approvalId, approved, reason?}` → `{resolved}`; the waiting run goes on accordingly",
     ),
     entry(
         "sessions.delete",

@@ -10,7 +10,8 @@ use jsonrpsee::proc_macros::rpc;
 
 use crate::Role;
 use crate::types::{
-    AbortResult, AgentList, ChatSendResult, DeleteResult, History, SessionDetail, SessionList,
+    AbortResult, AgentList, ApprovalList, ChatSendResult, DeleteResult, History, ResolveResult,
+    SessionDetail, SessionList,
 };
 use crate::types::{
     AuditList, ClientInfo, ConnectAuth, ConnectResult, ConnectionList, CreatedTokenInfo,
@@ -227,4 +228,28 @@ pub trait EventsApi {
         topic: String,
         #[argument(rename = "afterSeq")] after_seq: Option<i64>,
     ) -> jsonrpsee::core::SubscriptionResult;
+}
+
+/// `approvals.list`, `approvals.resolve`.
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "approvals", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "approvals", namespace_separator = ".")
+)]
+pub trait ApprovalsApi {
+    /// Pending approvals (also after a reconnect: they are stored).
+    #[method(name = "list")]
+    async fn list(&self) -> RpcResult<ApprovalList>;
+
+    /// Approves or denies a pending tool call.
+    #[method(name = "resolve", param_kind = map, with_extensions)]
+    async fn resolve(
+        &self,
+        #[argument(rename = "approvalId")] approval_id: String,
+        approved: bool,
+        reason: Option<String>,
+    ) -> RpcResult<ResolveResult>;
 }

@@ -4,6 +4,7 @@
 //! resolves; `main` only parses the command line, sets up logging and handles signals.
 
 pub mod agent;
+pub mod approvals;
 mod audit;
 pub mod cli;
 pub mod connections;

@@ -7,6 +7,7 @@ use switchboard_auth::{TokenVerifier, VerifierOptions};
 use switchboard_config::Config;
 use switchboard_storage::Store;
 
+use crate::approvals::Approvals;
 use crate::audit::AuditLog;
 use crate::connections::ConnectionRegistry;
 use crate::gate::FailedAuthLimiter;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub hub: EventHub,
     /// Runs of every session.
     pub runs: RunManager,
+    /// Pending tool approvals.
+    pub approvals: Approvals,
     /// The audit writer.
     pub audit: AuditLog,
     /// Failed authentications per remote address.
@@ -58,11 +61,14 @@ impl AppState {
         );
         let failed_auth = Arc::new(FailedAuthLimiter::new(config.auth.failed_per_minute));
         let hub = EventHub::default();
-        let runs = RunManager::new(store.clone(), hub.clone(), &config);
+        let audit = AuditLog::start(store.clone());
+        let approvals = Approvals::new(store.clone(), audit.clone(), config.approvals.timeout());
+        let runs = RunManager::new(store.clone(), hub.clone(), approvals.clone(), &config);
         AppState {
+            approvals,
             hub,
             runs,
-            audit: AuditLog::start(store.clone()),
+            audit,
             config: Arc::new(config),
             store,
             verifier,

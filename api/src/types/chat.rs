@@ -163,3 +163,39 @@ pub struct EventMessage {
     /// The payload.
     pub payload: serde_json::Value,
 }
+
+/// One pending tool approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalInfo {
+    /// Approval id.
+    pub approval_id: String,
+    /// The session of the run.
+    pub session_id: String,
+    /// The waiting run.
+    pub run_id: String,
+    /// The tool call.
+    pub tool_call_id: String,
+    /// The tool.
+    pub tool: String,
+    /// Its input.
+    pub input: serde_json::Value,
+    /// `low`, `medium` or `high`.
+    pub risk: String,
+    /// When it was asked, unix ms.
+    pub created_at: i64,
+}
+
+/// `approvals.list`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalList {
+    /// Pending approvals, oldest first.
+    pub approvals: Vec<ApprovalInfo>,
+}
+
+/// `approvals.resolve`'s reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolveResult {
+    /// Always true (an unknown or already resolved approval is `NOT_FOUND`).
+    pub resolved: bool,
+}

@@ -11,8 +11,9 @@ pub use admin::{
     RevokeResult, TokenInfo, TokenList,
 };
 pub use chat::{
-    AbortResult, AgentInfo, AgentList, ChatSendResult, DeleteResult, EventMessage, History,
-    MessageInfo, SessionDetail, SessionInfo, SessionList, StopReason, Usage,
+    AbortResult, AgentInfo, AgentList, ApprovalInfo, ApprovalList, ChatSendResult, DeleteResult,
+    EventMessage, History, MessageInfo, ResolveResult, SessionDetail, SessionInfo, SessionList,
+    StopReason, Usage,
 };
 pub use connect::{ClientInfo, ConnectAuth, ConnectResult, Limits, ServerInfo};
 pub use gateway::{HealthResult, StatusResult};

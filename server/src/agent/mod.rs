@@ -2,10 +2,12 @@
 //! stream into; the agent never touches a socket or the hub.
 
 mod echo;
+mod openai;
 mod output;
 pub mod tools;
 
 pub use echo::EchoAgent;
+pub use openai::OpenAiAgent;
 pub(crate) use output::fields;
 pub use output::{AgentError, RunOutput};
 
@@ -18,6 +20,8 @@ use switchboard_config::{AgentKind, Config};
 pub enum Agent {
     /// Replies with the message, word by word; runs `/tool NAME {json}`.
     Echo(EchoAgent),
+    /// An OpenAI-compatible chat-completions server.
+    OpenAi(Box<OpenAiAgent>),
 }
 
 impl Agent {
@@ -25,6 +29,7 @@ impl Agent {
     pub async fn run(&self, message: &str, out: &mut RunOutput) -> Result<(), AgentError> {
         match self {
             Agent::Echo(echo) => echo.run(message, out).await,
+            Agent::OpenAi(agent) => agent.run(out).await,
         }
     }
 }

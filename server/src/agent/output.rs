@@ -18,11 +18,17 @@ pub enum AgentError {
     Failed(String),
 }
 
-/// The stream of one run.
+/// The stream of one run, and what its agent may use: the store (for the conversation so far)
+/// and the approvals.
 #[derive(Debug)]
 pub struct RunOutput {
     log: SessionLog,
     run_id: String,
+    session_id: String,
+    /// The store.
+    pub store: switchboard_storage::Store,
+    /// Tool approvals.
+    pub approvals: crate::approvals::Approvals,
     /// The reply so far.
     pub content: String,
     /// Tokens counted so far.
@@ -30,14 +36,33 @@ pub struct RunOutput {
 }
 
 impl RunOutput {
-    /// Output of run `run_id` into `log`.
-    pub fn new(log: SessionLog, run_id: String) -> RunOutput {
+    /// Output of run `run_id` of `session_id` into `log`.
+    pub fn new(
+        log: SessionLog,
+        run_id: String,
+        session_id: String,
+        store: switchboard_storage::Store,
+        approvals: crate::approvals::Approvals,
+    ) -> RunOutput {
         RunOutput {
             log,
             run_id,
+            session_id,
+            store,
+            approvals,
             content: String::new(),
             usage: Usage::default(),
         }
+    }
+
+    /// The run's id.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// The run's session.
+    pub fn session_id(&self) -> &str {
+        &self.session_id
     }
 
     /// Emits a session event of this run.

@@ -1,6 +1,7 @@
 //! Method handlers, one file per family. A handler never knows which wire protocol called it:
 //! it sees the connection's state in `Extensions` and returns typed results or `ApiError`.
 
+mod approvals;
 mod audit;
 mod chat;
 mod config;
@@ -11,6 +12,7 @@ mod gateway;
 mod sessions;
 mod tokens;
 
+pub use approvals::ApprovalMethods;
 pub use audit::AuditMethods;
 pub use chat::ChatMethods;
 pub use config::ConfigMethods;

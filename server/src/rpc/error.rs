@@ -117,3 +117,35 @@ fn correlation_id() -> String {
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_name_a_correlation_id_and_hide_the_detail() {
+        let object = ErrorObjectOwned::from(ApiError::Internal("secret detail".to_owned()));
+        assert_eq!(object.code(), -32603);
+        assert!(
+            object
+                .message()
+                .starts_with("internal error (correlation id "),
+            "{}",
+            object.message()
+        );
+        assert!(!object.message().contains("secret detail"));
+    }
+
+    #[test]
+    fn retryable_errors_say_when() {
+        let object = ErrorObjectOwned::from(ApiError::RateLimited {
+            message: "slow".into(),
+            retry_after_ms: 250,
+        });
+        let data: ErrorData = serde_json::from_str(object.data().unwrap().get()).unwrap();
+        assert_eq!(
+            (data.code, data.retryable, data.retry_after_ms),
+            (ErrorCode::RateLimited, true, Some(250))
+        );
+    }
+}

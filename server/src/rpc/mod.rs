@@ -7,14 +7,14 @@ pub use error::ApiError;
 
 use jsonrpsee::{Methods, RpcModule};
 use switchboard_api::rpc::{
-    AgentsApiServer, AuditApiServer, ChatApiServer, ConfigApiServer, ConnectionsApiServer,
-    EventsApiServer, GatewayApiServer, SessionsApiServer, TokensApiServer,
+    AgentsApiServer, ApprovalsApiServer, AuditApiServer, ChatApiServer, ConfigApiServer,
+    ConnectionsApiServer, EventsApiServer, GatewayApiServer, SessionsApiServer, TokensApiServer,
 };
 
 use crate::AppState;
 use crate::methods::{
-    AgentMethods, AuditMethods, ChatMethods, ConfigMethods, ConnectionMethods, EventMethods,
-    GatewayMethods, SessionMethods, TokenMethods,
+    AgentMethods, ApprovalMethods, AuditMethods, ChatMethods, ConfigMethods, ConnectionMethods,
+    EventMethods, GatewayMethods, SessionMethods, TokenMethods,
 };
 
 /// Every method, registered once and served by both `/ws` and `/rpc`.
@@ -25,7 +25,8 @@ pub fn build_methods(state: &AppState) -> Methods {
 /// The merged module (also used to list the registered method names).
 pub fn build_module(state: &AppState) -> RpcModule<()> {
     let mut module = RpcModule::new(());
-    let parts: [Methods; 9] = [
+    let parts: [Methods; 10] = [
+        ApprovalMethods::new(state.clone()).into_rpc().into(),
         ChatMethods::new(state.clone()).into_rpc().into(),
         SessionMethods::new(state.clone()).into_rpc().into(),
         AgentMethods::new(state.clone()).into_rpc().into(),

@@ -64,7 +64,13 @@ pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Re
 }
 
 async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome {
-    let mut out = RunOutput::new(log.clone(), run.run_id.clone());
+    let mut out = RunOutput::new(
+        log.clone(),
+        run.run_id.clone(),
+        run.session_id.clone(),
+        inner.store.clone(),
+        inner.approvals.clone(),
+    );
     let stopped = || {
         if run.interrupted.load(std::sync::atomic::Ordering::Acquire) {
             Ending::Interrupted
@@ -142,8 +148,11 @@ async fn finish(
     let write = std::time::Instant::now();
     let stored = store_end(inner, run, &out, status, stop_reason, error.clone()).await;
     crate::telemetry::record_store("finish_run", write.elapsed());
-    let usage_event =
+    let mut usage_event =
         json!({ "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens });
+    if let Some(cost) = usage.cost {
+        usage_event["cost"] = Value::from(cost);
+    }
     let mut agent_event = json!({
         "agentId": run.agent_id,
         "status": status.as_str(),

@@ -96,6 +96,7 @@ struct QueuedRun {
 struct Inner {
     store: Store,
     hub: EventHub,
+    approvals: crate::approvals::Approvals,
     agents: HashMap<String, Agent>,
     run_timeout: Duration,
     max_queued: usize,
@@ -115,11 +116,17 @@ pub struct RunManager {
 
 impl RunManager {
     /// Runs over `store`, publishing through `hub`.
-    pub fn new(store: Store, hub: EventHub, config: &Config) -> RunManager {
+    pub fn new(
+        store: Store,
+        hub: EventHub,
+        approvals: crate::approvals::Approvals,
+        config: &Config,
+    ) -> RunManager {
         RunManager {
             inner: Arc::new(Inner {
                 store,
                 hub,
+                approvals,
                 agents: build_agents(config),
                 run_timeout: config.agents.run_timeout(),
                 max_queued: config.limits.max_queued_runs,

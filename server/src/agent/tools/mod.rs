@@ -1,12 +1,29 @@
-//! The built-in tools the echo agent can run: `clock` and `calc`.
+//! Tools: a registry of what an agent may call — name, description, JSON schema of the input,
+//! `require_approval` and `risk` — built from the built-ins and `[tools.<name>]`. Built in:
+//! `clock`, `calc`, `http.get` (allowed hosts, size and time limits) and `exec` (an allowlist,
+//! no shell, time and output limits; approval required and risk high by default).
 
 mod calc;
 mod clock;
+mod exec;
+mod http_get;
+pub mod schema;
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
 
-/// Runs built-in tool `name` on `input`; `Err` is a message for a `tool.result` with
-/// `isError: true`.
+use serde_json::{Value, json};
+use switchboard_config::{Config, Risk};
+
+use super::RunOutput;
+
+/// Default time limit of `http.get` and `exec`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default output limit of `http.get` and `exec`.
+const DEFAULT_MAX_OUTPUT: usize = 64 * 1024;
+
+/// Runs built-in tool `name` on `input` without approvals or limits beyond its own (the echo
+/// agent's `/tool` command: `clock` and `calc`).
 pub fn run_builtin(name: &str, input: &Value) -> Result<Value, String> {
     match name {
         "clock" => Ok(clock::now()),
@@ -15,8 +32,166 @@ pub fn run_builtin(name: &str, input: &Value) -> Result<Value, String> {
                 .get("expr")
                 .and_then(Value::as_str)
                 .ok_or_else(|| "calc needs {\"expr\": \"…\"}".to_owned())?;
-            calc::evaluate(expr).map(|value| serde_json::json!({ "value": value }))
+            calc::evaluate(expr).map(|value| json!({ "value": value }))
         }
         other => Err(format!("unknown tool `{other}` (built in: clock, calc)")),
+    }
+}
+
+/// What a tool does.
+#[derive(Debug, Clone)]
+enum ToolKind {
+    Clock,
+    Calc,
+    HttpGet { allowed_hosts: Vec<String> },
+    Exec { allowed_commands: Vec<String> },
+}
+
+/// One tool.
+#[derive(Debug, Clone)]
+pub struct Tool {
+    /// Its name (`http.get`).
+    pub name: String,
+    /// One line for the model.
+    pub description: String,
+    /// JSON schema of its input.
+    pub schema: Value,
+    /// Whether a call waits for `approvals.resolve`.
+    pub require_approval: bool,
+    /// Shown in `approval.requested`.
+    pub risk: Risk,
+    timeout: Duration,
+    max_output: usize,
+    kind: ToolKind,
+}
+
+/// The tools by name.
+#[derive(Debug, Clone)]
+pub struct ToolRegistry {
+    tools: BTreeMap<String, Tool>,
+    client: reqwest::Client,
+}
+
+impl ToolRegistry {
+    /// The built-in tools with `[tools.<name>]` applied.
+    pub fn from_config(config: &Config) -> ToolRegistry {
+        let object = |properties: Value, required: &[&str]| json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false });
+        let builtins = [
+            (
+                "clock",
+                "The current date and time (UTC).",
+                object(json!({}), &[]),
+                false,
+                Risk::Low,
+                ToolKind::Clock,
+            ),
+            (
+                "calc",
+                "Evaluates arithmetic with + - * / and parentheses.",
+                object(json!({ "expr": { "type": "string" } }), &["expr"]),
+                false,
+                Risk::Low,
+                ToolKind::Calc,
+            ),
+            (
+                "http.get",
+                "Fetches a URL (GET) from an allowed host and returns its status and body.",
+                object(json!({ "url": { "type": "string" } }), &["url"]),
+                false,
+                Risk::Medium,
+                ToolKind::HttpGet {
+                    allowed_hosts: Vec::new(),
+                },
+            ),
+            (
+                "exec",
+                "Runs an allowed program with arguments (no shell) and returns its output.",
+                object(
+                    json!({ "command": { "type": "string" }, "args": { "type": "array", "items": { "type": "string" } } }),
+                    &["command"],
+                ),
+                true,
+                Risk::High,
+                ToolKind::Exec {
+                    allowed_commands: Vec::new(),
+                },
+            ),
+        ];
+        let mut tools = BTreeMap::new();
+        for (name, description, schema, approval, risk, kind) in builtins {
+            let overrides = config.tools.get(name);
+            let kind = match (kind, overrides) {
+                (ToolKind::HttpGet { .. }, Some(o)) => ToolKind::HttpGet {
+                    allowed_hosts: o.allowed_hosts.clone(),
+                },
+                (ToolKind::Exec { .. }, Some(o)) => ToolKind::Exec {
+                    allowed_commands: o.allowed_commands.clone(),
+                },
+                (kind, _) => kind,
+            };
+            let tool = Tool {
+                name: name.to_owned(),
+                description: description.to_owned(),
+                schema,
+                require_approval: overrides
+                    .and_then(|o| o.require_approval)
+                    .unwrap_or(approval),
+                risk: overrides.and_then(|o| o.risk).unwrap_or(risk),
+                timeout: overrides
+                    .and_then(|o| o.timeout())
+                    .unwrap_or(DEFAULT_TIMEOUT),
+                max_output: overrides
+                    .and_then(|o| o.max_output_bytes)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(DEFAULT_MAX_OUTPUT),
+                kind,
+            };
+            tools.insert(name.to_owned(), tool);
+        }
+        ToolRegistry {
+            tools,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// One tool.
+    pub fn get(&self, name: &str) -> Option<&Tool> {
+        self.tools.get(name)
+    }
+
+    /// Runs `tool` on `input` (already validated and, where needed, approved). `Err` is the
+    /// message of a `tool.result` with `isError: true`.
+    pub async fn run(
+        &self,
+        tool: &Tool,
+        input: &Value,
+        out: &RunOutput,
+        call_id: &str,
+    ) -> Result<Value, String> {
+        schema::validate(&tool.schema, input)?;
+        match &tool.kind {
+            ToolKind::Clock => Ok(clock::now()),
+            ToolKind::Calc => run_builtin("calc", input),
+            ToolKind::HttpGet { allowed_hosts } => {
+                http_get::run(
+                    &self.client,
+                    input,
+                    allowed_hosts,
+                    tool.timeout,
+                    tool.max_output,
+                )
+                .await
+            }
+            ToolKind::Exec { allowed_commands } => {
+                exec::run(
+                    input,
+                    allowed_commands,
+                    tool.timeout,
+                    tool.max_output,
+                    Some((out, call_id)),
+                )
+                .await
+            }
+        }
     }
 }

@@ -1,0 +1,232 @@
+//! Tool approvals: a call of a tool that needs approval is stored, announced with
+//! `approval.requested`, and waits for `approvals.resolve` — or is denied after
+//! `approvals.timeout_s`. Every approval is stored, announced with `approval.resolved` and
+//! audited.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchboard_api::ApprovalStatus;
+use switchboard_storage::{NewApproval, Store, now_ms};
+use tokio::sync::oneshot;
+
+use crate::agent::{AgentError, RunOutput, fields};
+use crate::audit::AuditLog;
+use crate::runs::new_id;
+
+/// An operator's (or the timeout's) answer.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// Whether the call may run.
+    pub approved: bool,
+    /// Why, if given.
+    pub reason: Option<String>,
+    /// Who decided (`timeout` when nobody did).
+    pub by: String,
+}
+
+/// What a tool call asks to be approved.
+#[derive(Debug)]
+pub struct ApprovalRequest<'a> {
+    /// The tool call's id.
+    pub tool_call_id: &'a str,
+    /// The tool.
+    pub tool: &'a str,
+    /// Its input.
+    pub input: &'a Value,
+    /// `low`, `medium` or `high`.
+    pub risk: &'a str,
+}
+
+/// Pending approvals of this process. A cheap `Clone` handle.
+#[derive(Debug, Clone)]
+pub struct Approvals {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    audit: AuditLog,
+    timeout: Duration,
+    /// A std mutex held for one map operation.
+    waiting: Mutex<HashMap<String, oneshot::Sender<Decision>>>,
+}
+
+/// Forgets a waiting approval when its run ends first (abort, timeout), and denies it in the
+/// store so that it does not stay pending.
+struct Waiting {
+    inner: Arc<Inner>,
+    id: String,
+    done: bool,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+        if !self.done {
+            let (store, id) = (self.inner.store.clone(), self.id.clone());
+            tokio::spawn(async move {
+                let reason = Some("the run ended first".to_owned());
+                let _ = store
+                    .resolve_approval(
+                        &id,
+                        ApprovalStatus::Denied,
+                        reason,
+                        Some("system".to_owned()),
+                        now_ms(),
+                    )
+                    .await;
+            });
+        }
+    }
+}
+
+impl Approvals {
+    /// Approvals over `store`, denied after `timeout`.
+    pub fn new(store: Store, audit: AuditLog, timeout: Duration) -> Approvals {
+        Approvals {
+            inner: Arc::new(Inner {
+                store,
+                audit,
+                timeout,
+                waiting: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Asks for approval and waits for the decision (or the timeout).
+    pub async fn request(
+        &self,
+        out: &RunOutput,
+        req: ApprovalRequest<'_>,
+    ) -> Result<Decision, AgentError> {
+        let id = new_id("apr");
+        let store_error = |e: switchboard_storage::StoreError| AgentError::Store(e.to_string());
+        self.inner
+            .store
+            .insert_approval(NewApproval {
+                id: id.clone(),
+                session_id: out.session_id().to_owned(),
+                run_id: out.run_id().to_owned(),
+                tool_call_id: req.tool_call_id.to_owned(),
+                tool: req.tool.to_owned(),
+                input: req.input.to_string(),
+                risk: req.risk.to_owned(),
+                created_at: now_ms(),
+            })
+            .await
+            .map_err(store_error)?;
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), tx);
+        let mut waiting = Waiting {
+            inner: self.inner.clone(),
+            id: id.clone(),
+            done: false,
+        };
+        let announce = json!({
+            "approvalId": id, "toolCallId": req.tool_call_id, "tool": req.tool, "input": req.input, "risk": req.risk,
+        });
+        out.emit("approval.requested", fields(announce.clone()))
+            .await?;
+        let decision = match tokio::time::timeout(self.inner.timeout, rx).await {
+            Ok(Ok(decision)) => decision,
+            _ => {
+                let reason = format!(
+                    "no decision within approvals.timeout_s ({} s)",
+                    self.inner.timeout.as_secs()
+                );
+                self.inner
+                    .store
+                    .resolve_approval(
+                        &id,
+                        ApprovalStatus::Timeout,
+                        Some(reason.clone()),
+                        Some("timeout".to_owned()),
+                        now_ms(),
+                    )
+                    .await
+                    .map_err(store_error)?;
+                self.inner.audit.record(
+                    "timeout".to_owned(),
+                    "approval.resolve",
+                    Some(id.clone()),
+                    "denied",
+                    Some(reason.clone()),
+                    None,
+                );
+                Decision {
+                    approved: false,
+                    reason: Some(reason),
+                    by: "timeout".to_owned(),
+                }
+            }
+        };
+        waiting.done = true;
+        let mut resolved = announce;
+        resolved["approved"] = Value::Bool(decision.approved);
+        resolved["resolvedBy"] = Value::from(decision.by.as_str());
+        if let Some(reason) = &decision.reason {
+            resolved["reason"] = Value::from(reason.as_str());
+        }
+        out.emit("approval.resolved", fields(resolved)).await?;
+        Ok(decision)
+    }
+
+    /// Resolves a pending approval. `false` when it is unknown or no longer pending.
+    pub async fn resolve(
+        &self,
+        id: &str,
+        approved: bool,
+        reason: Option<String>,
+        by: &str,
+        remote: Option<String>,
+    ) -> Result<bool, switchboard_storage::StoreError> {
+        let status = if approved {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Denied
+        };
+        if !self
+            .inner
+            .store
+            .resolve_approval(id, status, reason.clone(), Some(by.to_owned()), now_ms())
+            .await?
+        {
+            return Ok(false);
+        }
+        let outcome = if approved { "approved" } else { "denied" };
+        self.inner.audit.record(
+            by.to_owned(),
+            "approval.resolve",
+            Some(id.to_owned()),
+            outcome,
+            reason.clone(),
+            remote,
+        );
+        let waiter = self
+            .inner
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if let Some(waiter) = waiter {
+            let _ = waiter.send(Decision {
+                approved,
+                reason,
+                by: by.to_owned(),
+            });
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,78 @@
+//! `approvals.list`, `approvals.resolve`.
+
+use jsonrpsee::Extensions;
+use jsonrpsee::core::{RpcResult, async_trait};
+use switchboard_api::rpc::ApprovalsApiServer;
+use switchboard_api::types::{ApprovalInfo, ApprovalList, ResolveResult};
+
+use super::{actor, caller};
+use crate::AppState;
+use crate::rpc::ApiError;
+
+/// The approvals family.
+#[derive(Debug)]
+pub struct ApprovalMethods {
+    state: AppState,
+}
+
+impl ApprovalMethods {
+    /// Handlers over `state`.
+    pub fn new(state: AppState) -> Self {
+        ApprovalMethods { state }
+    }
+}
+
+#[async_trait]
+impl ApprovalsApiServer for ApprovalMethods {
+    async fn list(&self) -> RpcResult<ApprovalList> {
+        let pending = self
+            .state
+            .store
+            .pending_approvals()
+            .await
+            .map_err(ApiError::from)?;
+        Ok(ApprovalList {
+            approvals: pending
+                .into_iter()
+                .map(|a| ApprovalInfo {
+                    input: serde_json::from_str(&a.input)
+                        .unwrap_or(serde_json::Value::String(a.input)),
+                    approval_id: a.id,
+                    session_id: a.session_id,
+                    run_id: a.run_id,
+                    tool_call_id: a.tool_call_id,
+                    tool: a.tool,
+                    risk: a.risk,
+                    created_at: a.created_at,
+                })
+                .collect(),
+        })
+    }
+
+    async fn resolve(
+        &self,
+        ext: &Extensions,
+        approval_id: String,
+        approved: bool,
+        reason: Option<String>,
+    ) -> RpcResult<ResolveResult> {
+        let conn = caller(ext)?;
+        let by = actor(&conn);
+        let resolved = self
+            .state
+            .approvals
+            .resolve(
+                &approval_id,
+                approved,
+                reason,
+                &by,
+                Some(conn.remote_addr.to_string()),
+            )
+            .await
+            .map_err(ApiError::from)?;
+        if !resolved {
+            return Err(ApiError::NotFound(format!("no pending approval {approval_id}")).into());
+        }
+        Ok(ResolveResult { resolved: true })
+    }
+}
