@@ -9,6 +9,7 @@
 )]
 
 mod admin;
+mod agents;
 mod backends;
 mod chat;
 mod cli;

@@ -7,10 +7,12 @@
 pub mod binary;
 pub mod frames;
 pub mod http;
+pub mod openai_stub;
 pub mod postgres;
 pub mod server;
 
 pub use binary::switchboard_binary;
 pub use frames::{Closed, WsClient, connect_params};
+pub use openai_stub::{OpenAiStub, Reply};
 pub use postgres::{PgDatabase, pg_database};
 pub use server::TestServer;

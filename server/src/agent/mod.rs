@@ -34,21 +34,23 @@ impl Agent {
     }
 }
 
-/// Every configured agent by id. Kinds this build cannot run yet are left out with a warning.
+/// Every configured agent by id.
 pub fn build_agents(config: &Config) -> HashMap<String, Agent> {
+    let registry = std::sync::Arc::new(tools::ToolRegistry::from_config(config));
     let mut agents = HashMap::new();
     for (id, agent) in config.agents.iter() {
-        match agent.kind {
-            AgentKind::Echo => {
-                agents.insert(
-                    id.to_owned(),
-                    Agent::Echo(EchoAgent::new(agent.chunk_delay())),
-                );
+        let built = match agent.kind {
+            AgentKind::Echo => Agent::Echo(EchoAgent::new(agent.chunk_delay())),
+            AgentKind::Openai => {
+                let pricing = agent
+                    .model
+                    .as_ref()
+                    .and_then(|m| config.pricing.get(m))
+                    .cloned();
+                Agent::OpenAi(Box::new(OpenAiAgent::new(agent, registry.clone(), pricing)))
             }
-            other => {
-                tracing::warn!(agent = id, kind = %other, "agent kind not supported yet; agent left out")
-            }
-        }
+        };
+        agents.insert(id.to_owned(), built);
     }
     agents
 }

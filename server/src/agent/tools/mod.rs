@@ -119,7 +119,12 @@ impl ToolRegistry {
         ];
         let mut tools = BTreeMap::new();
         for (name, description, schema, approval, risk, kind) in builtins {
-            let overrides = config.tools.get(name);
+            // `[tools.http_get]` configures `http.get` too: environment variables cannot spell
+            // a dot inside a key (`SWITCHBOARD__TOOLS__HTTP_GET__ALLOWED_HOSTS`).
+            let overrides = config
+                .tools
+                .get(name)
+                .or_else(|| config.tools.get(&name.replace('.', "_")));
             let kind = match (kind, overrides) {
                 (ToolKind::HttpGet { .. }, Some(o)) => ToolKind::HttpGet {
                     allowed_hosts: o.allowed_hosts.clone(),
