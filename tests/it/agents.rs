@@ -558,3 +558,39 @@ async fn http_get_fetches_from_an_allowed_host_only() {
             .contains("not in tools.\"http.get\".allowed_hosts")
     );
 }
+
+#[tokio::test]
+async fn a_model_server_slower_than_request_timeout_fails_the_run() {
+    let pieces: Vec<String> = (0..30).map(|i| format!("s{i} ")).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let stub = OpenAiStub::start(vec![
+        Reply::text(&pieces, (1, 30)).paced(Duration::from_millis(100)),
+    ])
+    .await;
+    let server = gateway(
+        &stub,
+        &[("SWITCHBOARD__AGENTS__GPT__REQUEST_TIMEOUT_S", "1")],
+    )
+    .await;
+    let mut c = operator(&server).await;
+    let res = c
+        .call("chat.send", json!({ "agentId": "gpt", "message": "slow" }))
+        .await;
+    assert_eq!(res["error"]["code"], "UNAVAILABLE", "{res}");
+    let failed = events_named(&c.events, "agent")
+        .into_iter()
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        failed["payload"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("within 1 s"),
+        "{failed}"
+    );
+    assert!(
+        !events_named(&c.events, "chat").is_empty(),
+        "the partial text streamed first"
+    );
+}
