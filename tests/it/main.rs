@@ -11,6 +11,7 @@
 mod admin;
 mod agents;
 mod backends;
+mod bench_smoke;
 mod chat;
 mod cli;
 mod client_cli;

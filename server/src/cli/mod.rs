@@ -1,6 +1,7 @@
 //! The command line: one binary, one subcommand per job. Exit codes: 0 success, 1 failure,
 //! 2 bad configuration or usage.
 
+mod bench;
 mod call;
 mod client;
 mod config_check;
@@ -53,6 +54,8 @@ pub enum Command {
         #[command(flatten)]
         connect: ConnectArgs,
     },
+    /// Load-test a gateway (rpc, connect, fanout, idle, chat); runs on one thread by default.
+    Bench(bench::BenchArgs),
     /// Tail events live as JSON lines; resumes without gap or duplicate after a dropped
     /// connection.
     Watch {
@@ -89,6 +92,15 @@ impl CliError {
 /// Parses `std::env::args`, runs the command, and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Bench(args) = &cli.command {
+        return match bench::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                e.exit_code()
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -126,6 +138,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Migrate => migrate::migrate(config).await,
         Command::Token(cmd) => token::run(config, cmd).await,
         Command::Config(cmd) => config_check::run(config, cmd),
-        Command::Call { .. } | Command::Watch { .. } => Ok(()),
+        Command::Call { .. } | Command::Watch { .. } | Command::Bench(_) => Ok(()),
     }
 }

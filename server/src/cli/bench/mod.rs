@@ -1,0 +1,117 @@
+//! `switchboard bench`: a load generator (like `redis-benchmark` or `nats bench`) that targets
+//! any Switchboard URL, runs bounded in time (and optionally in count), and prints a table or,
+//! with `--json`, one JSON object per scenario.
+
+mod baseline;
+mod client;
+mod scenarios;
+mod stats;
+
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::CliError;
+
+/// A scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// N connections each keeping K calls in flight (`--method`, default `health`).
+    Rpc,
+    /// New connections per second: WebSocket handshake + `connect` with the token.
+    Connect,
+    /// One operator streams a long echo reply while V viewers follow the session.
+    Fanout,
+    /// N idle authenticated connections held for a while; RSS per connection with `--server-pid`.
+    Idle,
+    /// M operators each sending short messages to the echo agent in a loop.
+    Chat,
+}
+
+/// `switchboard bench` options. The generator runs on a current-thread runtime by default,
+/// so that on a 2-core machine it takes one core and the server the other (`--threads`).
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// The scenario.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// The target: `ws://HOST:PORT/ws` (frames) or `ws://HOST:PORT/rpc` (JSON-RPC).
+    #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
+    pub url: String,
+    /// A token (operator for `chat` and `fanout`).
+    #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Connections (`rpc`, `connect`, `idle`).
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// Calls in flight per connection (`rpc`).
+    #[arg(long, default_value_t = 1)]
+    pub inflight: usize,
+    /// The method `rpc` calls.
+    #[arg(long, default_value = "health")]
+    pub method: String,
+    /// How long to run (or to hold, for `idle`), e.g. 10s.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Stop `rpc` after this many calls.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Viewers (`fanout`).
+    #[arg(long, default_value_t = 100)]
+    pub viewers: usize,
+    /// Words of the streamed reply (`fanout`).
+    #[arg(long, default_value_t = 1000)]
+    pub words: usize,
+    /// Operators (`chat`).
+    #[arg(long, default_value_t = 16)]
+    pub operators: usize,
+    /// The server's process id, to read its RSS from /proc (`idle`).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Also run `rpc` against a bare jsonrpsee server started in this process and print the
+    /// ratio.
+    #[arg(long)]
+    pub baseline: bool,
+    /// One JSON object per scenario instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Generator threads (1: a current-thread runtime).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// Runs the benchmark on its own runtime.
+pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
+    }
+    .map_err(anyhow::Error::from)?;
+    runtime.block_on(bench(args)).map_err(CliError::from)
+}
+
+async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
+    let token = a.token.as_deref();
+    let report = match a.scenario {
+        Scenario::Rpc => scenarios::rpc(&a.url, client::Wire::of(&a.url), token, a.connections, a.inflight, &a.method, a.duration, a.requests).await?,
+        Scenario::Connect => scenarios::connect(&a.url, token, a.connections, a.duration).await?,
+        Scenario::Fanout => scenarios::fanout(&a.url, token, a.viewers, a.words).await?,
+        Scenario::Idle => scenarios::idle(&a.url, token, a.connections, a.duration, a.server_pid).await?,
+        Scenario::Chat => scenarios::chat(&a.url, token, a.operators, a.duration).await?,
+    };
+    report.print(a.json);
+    if a.baseline {
+        let url = baseline::start()?;
+        let mut bare = scenarios::rpc(&url, client::Wire::JsonRpc, None, a.connections, a.inflight, "health", a.duration, a.requests).await?;
+        bare.scenario = "rpc".to_owned();
+        bare.target = "bare jsonrpsee".to_owned();
+        let ratio = if bare.rate > 0.0 { report.rate / bare.rate } else { 0.0 };
+        bare.extra = Some(serde_json::json!({ "ratio": ratio }));
+        bare.print(a.json);
+        if !a.json {
+            println!("ratio {:.2}× the bare jsonrpsee server", ratio);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,297 @@
+//! The scenarios: `rpc`, `connect`, `fanout`, `idle`, `chat`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::client::{Socket, Wire, open, response};
+use super::stats::{Latencies, Report};
+
+/// How long outstanding replies may take once the clock has run out.
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// `rpc`: `connections` sockets, each keeping `inflight` calls of `method` in flight.
+pub(super) async fn rpc(
+    url: &str,
+    wire: Wire,
+    token: Option<&str>,
+    connections: usize,
+    inflight: usize,
+    method: &str,
+    duration: Duration,
+    limit: Option<u64>,
+) -> anyhow::Result<Report> {
+    let per_connection = limit.map(|n| n.div_ceil(connections as u64));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..connections {
+        let (url, token, method) = (url.to_owned(), token.map(str::to_owned), method.to_owned());
+        tasks.push(tokio::spawn(async move {
+            let socket = open(&url, wire, token.as_deref(), &format!("bench-{i}")).await?;
+            pump(socket, wire, &method, inflight, started + duration, per_connection).await
+        }));
+    }
+    let (mut count, mut errors, mut lat) = (0, 0, Latencies::default());
+    for task in tasks {
+        let (n, e, l) = task.await??;
+        count += n;
+        errors += e;
+        lat.extend(l);
+    }
+    Ok(Report::new("rpc", url, "calls", count, started.elapsed(), &mut lat, errors))
+}
+
+async fn pump(
+    mut socket: Socket,
+    wire: Wire,
+    method: &str,
+    inflight: usize,
+    deadline: Instant,
+    limit: Option<u64>,
+) -> anyhow::Result<(u64, u64, Latencies)> {
+    let params = json!({});
+    let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(inflight);
+    let (mut next_id, mut done, mut errors, mut lat) = (1u64, 0u64, 0u64, Latencies::default());
+    let budget = |next: u64| limit.is_none_or(|l| next <= l);
+    for _ in 0..inflight {
+        if !budget(next_id) {
+            break;
+        }
+        sent.insert(next_id, Instant::now());
+        socket.send(Message::Text(wire.request(next_id, method, &params).into())).await?;
+        next_id += 1;
+    }
+    while !sent.is_empty() {
+        let wait = if Instant::now() < deadline { deadline + DRAIN } else { Instant::now() + DRAIN };
+        let message = match tokio::time::timeout_at(wait.into(), socket.next()).await {
+            Ok(Some(message)) => message?,
+            Ok(None) | Err(_) => break,
+        };
+        let Message::Text(text) = message else { continue };
+        let Some((id, ok)) = response(&text) else { continue };
+        let Some(at) = sent.remove(&id) else { continue };
+        lat.record(at.elapsed());
+        done += 1;
+        if !ok {
+            errors += 1;
+        }
+        if Instant::now() < deadline && budget(next_id) {
+            sent.insert(next_id, Instant::now());
+            socket.send(Message::Text(wire.request(next_id, method, &params).into())).await?;
+            next_id += 1;
+        }
+    }
+    errors += sent.len() as u64;
+    let _ = socket.close(None).await;
+    Ok((done, errors, lat))
+}
+
+/// `connect`: `connections` loops of handshake + `connect` + close.
+pub(super) async fn connect(url: &str, token: Option<&str>, connections: usize, duration: Duration) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for i in 0..connections {
+        let (url, token) = (url.to_owned(), token.map(str::to_owned));
+        tasks.push(tokio::spawn(async move {
+            let (mut n, mut errors, mut lat) = (0u64, 0u64, Latencies::default());
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match open(&url, Wire::of(&url), token.as_deref(), &format!("bench-{i}")).await {
+                    Ok(mut socket) => {
+                        lat.record(t.elapsed());
+                        n += 1;
+                        let _ = socket.close(None).await;
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (n, errors, lat)
+        }));
+    }
+    let (mut count, mut errors, mut lat) = (0, 0, Latencies::default());
+    for task in tasks {
+        let (n, e, l) = task.await?;
+        count += n;
+        errors += e;
+        lat.extend(l);
+    }
+    Ok(Report::new("connect", url, "connects", count, started.elapsed(), &mut lat, errors))
+}
+
+/// Sends a request on a frame socket and returns its response payload (events are skipped).
+async fn call(socket: &mut Socket, id: u64, method: &str, params: Value) -> anyhow::Result<Value> {
+    socket.send(Message::Text(Wire::Frames.request(id, method, &params).into())).await?;
+    loop {
+        let Some(message) = socket.next().await else { anyhow::bail!("closed") };
+        if let Message::Text(text) = message? {
+            let frame: Value = serde_json::from_str(&text)?;
+            if frame["type"] == "res" && frame["id"] == id {
+                anyhow::ensure!(frame["ok"] == true, "{method} failed: {text}");
+                return Ok(frame["payload"].clone());
+            }
+        }
+    }
+}
+
+/// `fanout`: one operator streams a `words`-word echo reply while `viewers` follow the session.
+pub(super) async fn fanout(url: &str, token: Option<&str>, viewers: usize, words: usize) -> anyhow::Result<Report> {
+    let mut op = open(url, Wire::Frames, token, "bench-op").await?;
+    let first = call(&mut op, 1, "chat.send", json!({ "message": "warm up" })).await?;
+    let session = first["sessionId"].as_str().unwrap_or_default().to_owned();
+    let before = session_last_seq(&mut op, &session).await?;
+    let expected = (words + 3) as i64; // started, one chat per word, usage, completed
+    let mut sockets = Vec::with_capacity(viewers);
+    for i in 0..viewers {
+        let mut s = open(url, Wire::Frames, None, &format!("viewer-{i}")).await?;
+        call(&mut s, 1, "subscribe", json!({ "topic": format!("session:{session}") })).await?;
+        sockets.push(s);
+    }
+    let mut tasks = Vec::new();
+    for mut s in sockets {
+        tasks.push(tokio::spawn(async move {
+            let mut arrivals = Vec::with_capacity(expected as usize);
+            let (mut gaps, mut last_conn, mut last_seq) = (0u64, 0u64, before);
+            while last_seq < before + expected {
+                let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_secs(30), s.next()).await else {
+                    gaps += 1;
+                    break;
+                };
+                let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
+                if frame["type"] != "event" {
+                    continue;
+                }
+                let conn_seq = frame["seq"].as_u64().unwrap_or(0);
+                let seq = frame["payload"]["sessionSeq"].as_i64().unwrap_or(0);
+                if conn_seq != last_conn + 1 || seq != last_seq + 1 {
+                    gaps += 1;
+                }
+                last_conn = conn_seq;
+                last_seq = seq;
+                arrivals.push((seq, Instant::now()));
+            }
+            (arrivals, gaps)
+        }));
+    }
+    let text = (0..words).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    let started = Instant::now();
+    call(&mut op, 2, "chat.send", json!({ "sessionId": session, "message": text })).await?;
+    let mut all = Vec::new();
+    let mut gaps = 0;
+    for task in tasks {
+        let (arrivals, g) = task.await?;
+        gaps += g;
+        all.push(arrivals);
+    }
+    let elapsed = started.elapsed();
+    let mut first_seen: HashMap<i64, Instant> = HashMap::new();
+    for (seq, at) in all.iter().flatten() {
+        first_seen.entry(*seq).and_modify(|t| *t = (*t).min(*at)).or_insert(*at);
+    }
+    let mut lat = Latencies::default();
+    for (seq, at) in all.iter().flatten() {
+        lat.record(at.duration_since(first_seen[seq]));
+    }
+    let delivered = lat.len() as u64;
+    let mut report = Report::new("fanout", url, "events", delivered, elapsed, &mut lat, gaps);
+    report.extra = Some(json!({ "viewers": viewers, "words": words, "gaps": gaps }));
+    Ok(report)
+}
+
+async fn session_last_seq(op: &mut Socket, session: &str) -> anyhow::Result<i64> {
+    let got = call(op, 9, "sessions.get", json!({ "sessionId": session })).await?;
+    Ok(got["lastSeq"].as_i64().unwrap_or(0))
+}
+
+/// `idle`: `connections` authenticated connections held for `duration`; with the server's pid,
+/// the server's RSS growth per connection.
+pub(super) async fn idle(url: &str, token: Option<&str>, connections: usize, duration: Duration, pid: Option<u32>) -> anyhow::Result<Report> {
+    let rss_before = pid.and_then(rss_kib);
+    let started = Instant::now();
+    let mut sockets = Vec::with_capacity(connections);
+    let mut lat = Latencies::default();
+    let mut errors = 0;
+    for chunk in (0..connections).collect::<Vec<_>>().chunks(64) {
+        let opening = chunk.iter().map(|i| {
+            let (url, token) = (url.to_owned(), token.map(str::to_owned));
+            let i = *i;
+            async move {
+                let t = Instant::now();
+                open(&url, Wire::of(&url), token.as_deref(), &format!("idle-{i}")).await.map(|s| (s, t.elapsed()))
+            }
+        });
+        for result in futures_util::future::join_all(opening).await {
+            match result {
+                Ok((s, took)) => {
+                    lat.record(took);
+                    sockets.push(s);
+                }
+                Err(_) => errors += 1,
+            }
+        }
+    }
+    let opened = started.elapsed();
+    tokio::time::sleep(duration).await;
+    let rss_after = pid.and_then(rss_kib);
+    let held = sockets.len() as u64;
+    let mut report = Report::new("idle", url, "opens", held, opened, &mut lat, errors);
+    let per = match (rss_before, rss_after) {
+        (Some(b), Some(a)) if held > 0 => Some((a.saturating_sub(b)) as f64 / held as f64),
+        _ => None,
+    };
+    report.extra = Some(json!({ "held": held, "rss_before_kib": rss_before, "rss_after_kib": rss_after, "kib_per_connection": per }));
+    for mut s in sockets {
+        let _ = s.close(None).await;
+    }
+    Ok(report)
+}
+
+/// The resident set of a process, KiB, from `/proc/PID/status`.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// `chat`: `operators` connections each sending short messages to the echo agent in a loop.
+pub(super) async fn chat(url: &str, token: Option<&str>, operators: usize, duration: Duration) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let mut tasks = Vec::new();
+    for i in 0..operators {
+        let (url, token) = (url.to_owned(), token.map(str::to_owned));
+        tasks.push(tokio::spawn(async move {
+            let mut socket = open(&url, Wire::Frames, token.as_deref(), &format!("chat-{i}")).await?;
+            let (mut n, mut errors, mut lat, mut session) = (0u64, 0u64, Latencies::default(), Value::Null);
+            let mut id = 1;
+            while Instant::now() < deadline {
+                let mut params = json!({ "message": "a short bench message" });
+                if !session.is_null() {
+                    params["sessionId"] = session.clone();
+                }
+                let t = Instant::now();
+                id += 1;
+                match call(&mut socket, id, "chat.send", params).await {
+                    Ok(result) => {
+                        lat.record(t.elapsed());
+                        n += 1;
+                        session = result["sessionId"].clone();
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            Ok::<_, anyhow::Error>((n, errors, lat))
+        }));
+    }
+    let (mut count, mut errors, mut lat) = (0, 0, Latencies::default());
+    for task in tasks {
+        let (n, e, l) = task.await??;
+        count += n;
+        errors += e;
+        lat.extend(l);
+    }
+    Ok(Report::new("chat", url, "runs", count, started.elapsed(), &mut lat, errors))
+}
