@@ -8,16 +8,40 @@ use switchboard_api::Role;
 use switchboard_tests::{TestServer, switchboard_binary};
 
 fn bench(args: Vec<String>) -> Vec<Value> {
-    let out = Command::new(switchboard_binary()).arg("bench").args(&args).arg("--json").output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    let out = Command::new(switchboard_binary())
+        .arg("bench")
+        .args(&args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn bench_help_names_every_scenario() {
-    let out = Command::new(switchboard_binary()).args(["bench", "--help"]).output().unwrap();
+    let out = Command::new(switchboard_binary())
+        .args(["bench", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
-    for scenario in ["rpc", "connect", "fanout", "idle", "chat", "--baseline", "current-thread"] {
+    for scenario in [
+        "rpc",
+        "connect",
+        "fanout",
+        "idle",
+        "chat",
+        "--baseline",
+        "current-thread",
+    ] {
         assert!(help.contains(scenario), "{scenario} missing from:\n{help}");
     }
 }
@@ -34,12 +58,73 @@ async fn every_scenario_runs_briefly() {
     let rpc = format!("ws://{}/rpc", server.addr);
     let pid = std::process::id().to_string();
     let runs: Vec<Vec<String>> = vec![
-        vec!["rpc", "--url", &ws, "--token", &token, "--duration", "1s", "--connections", "2"],
-        vec!["rpc", "--url", &rpc, "--duration", "1s", "--connections", "2", "--baseline"],
-        vec!["connect", "--url", &ws, "--token", &token, "--duration", "1s", "--connections", "2"],
-        vec!["fanout", "--url", &ws, "--token", &token, "--viewers", "5", "--words", "50"],
-        vec!["idle", "--url", &ws, "--token", &token, "--connections", "20", "--duration", "1s", "--server-pid", &pid],
-        vec!["chat", "--url", &ws, "--token", &token, "--duration", "1s", "--operators", "2"],
+        vec![
+            "rpc",
+            "--url",
+            &ws,
+            "--token",
+            &token,
+            "--duration",
+            "1s",
+            "--connections",
+            "2",
+        ],
+        vec![
+            "rpc",
+            "--url",
+            &rpc,
+            "--duration",
+            "1s",
+            "--connections",
+            "2",
+            "--baseline",
+        ],
+        vec![
+            "connect",
+            "--url",
+            &ws,
+            "--token",
+            &token,
+            "--duration",
+            "1s",
+            "--connections",
+            "2",
+        ],
+        vec![
+            "fanout",
+            "--url",
+            &ws,
+            "--token",
+            &token,
+            "--viewers",
+            "5",
+            "--words",
+            "50",
+        ],
+        vec![
+            "idle",
+            "--url",
+            &ws,
+            "--token",
+            &token,
+            "--connections",
+            "20",
+            "--duration",
+            "1s",
+            "--server-pid",
+            &pid,
+        ],
+        vec![
+            "chat",
+            "--url",
+            &ws,
+            "--token",
+            &token,
+            "--duration",
+            "1s",
+            "--operators",
+            "2",
+        ],
     ]
     .into_iter()
     .map(|v| v.into_iter().map(str::to_owned).collect())
@@ -51,7 +136,11 @@ async fn every_scenario_runs_briefly() {
         assert!(first["count"].as_u64().unwrap() > 0, "{args:?}: {first}");
         assert_eq!(first["errors"], 0, "{args:?}: {first}");
         if args[0] == "fanout" {
-            assert_eq!(first["count"], 5 * 53, "every viewer got every event: {first}");
+            assert_eq!(
+                first["count"],
+                5 * 53,
+                "every viewer got every event: {first}"
+            );
         }
         if args.contains(&"--baseline".to_owned()) {
             assert_eq!(reports[1]["target"], "bare jsonrpsee");

@@ -19,13 +19,22 @@ pub(super) enum Wire {
 
 impl Wire {
     pub(super) fn of(url: &str) -> Wire {
-        if url.trim_end_matches('/').ends_with("/rpc") { Wire::JsonRpc } else { Wire::Frames }
+        if url.trim_end_matches('/').ends_with("/rpc") {
+            Wire::JsonRpc
+        } else {
+            Wire::Frames
+        }
     }
 
     pub(super) fn request(self, id: u64, method: &str, params: &Value) -> String {
         match self {
-            Wire::Frames => json!({ "type": "req", "id": id, "method": method, "params": params }).to_string(),
-            Wire::JsonRpc => json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }).to_string(),
+            Wire::Frames => {
+                json!({ "type": "req", "id": id, "method": method, "params": params }).to_string()
+            }
+            Wire::JsonRpc => {
+                json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })
+                    .to_string()
+            }
         }
     }
 }
@@ -55,16 +64,25 @@ pub(super) fn response(text: &str) -> Option<(u64, bool)> {
 }
 
 /// Opens a socket and, on `/ws` or with a token, authenticates with `connect`.
-pub(super) async fn open(url: &str, wire: Wire, token: Option<&str>, user: &str) -> anyhow::Result<Socket> {
+pub(super) async fn open(
+    url: &str,
+    wire: Wire,
+    token: Option<&str>,
+    user: &str,
+) -> anyhow::Result<Socket> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
     if wire == Wire::Frames || token.is_some() {
         let mut params = json!({ "user_id": user });
         if let Some(token) = token {
             params["token"] = Value::from(token);
         }
-        socket.send(Message::Text(wire.request(0, "connect", &params).into())).await?;
+        socket
+            .send(Message::Text(wire.request(0, "connect", &params).into()))
+            .await?;
         loop {
-            let Some(message) = socket.next().await else { anyhow::bail!("closed during connect") };
+            let Some(message) = socket.next().await else {
+                anyhow::bail!("closed during connect")
+            };
             if let Message::Text(text) = message? {
                 if let Some((0, ok)) = response(&text) {
                     anyhow::ensure!(ok, "connect refused: {text}");

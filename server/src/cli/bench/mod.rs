@@ -83,9 +83,14 @@ pub struct BenchArgs {
 /// Runs the benchmark on its own runtime.
 pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
     let runtime = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
     }
     .map_err(anyhow::Error::from)?;
     runtime.block_on(bench(args)).map_err(CliError::from)
@@ -94,19 +99,47 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
 async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let token = a.token.as_deref();
     let report = match a.scenario {
-        Scenario::Rpc => scenarios::rpc(&a.url, client::Wire::of(&a.url), token, a.connections, a.inflight, &a.method, a.duration, a.requests).await?,
+        Scenario::Rpc => {
+            scenarios::rpc(
+                &a.url,
+                client::Wire::of(&a.url),
+                token,
+                a.connections,
+                a.inflight,
+                &a.method,
+                a.duration,
+                a.requests,
+            )
+            .await?
+        }
         Scenario::Connect => scenarios::connect(&a.url, token, a.connections, a.duration).await?,
         Scenario::Fanout => scenarios::fanout(&a.url, token, a.viewers, a.words).await?,
-        Scenario::Idle => scenarios::idle(&a.url, token, a.connections, a.duration, a.server_pid).await?,
+        Scenario::Idle => {
+            scenarios::idle(&a.url, token, a.connections, a.duration, a.server_pid).await?
+        }
         Scenario::Chat => scenarios::chat(&a.url, token, a.operators, a.duration).await?,
     };
     report.print(a.json);
     if a.baseline {
         let url = baseline::start()?;
-        let mut bare = scenarios::rpc(&url, client::Wire::JsonRpc, None, a.connections, a.inflight, "health", a.duration, a.requests).await?;
+        let mut bare = scenarios::rpc(
+            &url,
+            client::Wire::JsonRpc,
+            None,
+            a.connections,
+            a.inflight,
+            "health",
+            a.duration,
+            a.requests,
+        )
+        .await?;
         bare.scenario = "rpc".to_owned();
         bare.target = "bare jsonrpsee".to_owned();
-        let ratio = if bare.rate > 0.0 { report.rate / bare.rate } else { 0.0 };
+        let ratio = if bare.rate > 0.0 {
+            report.rate / bare.rate
+        } else {
+            0.0
+        };
         bare.extra = Some(serde_json::json!({ "ratio": ratio }));
         bare.print(a.json);
         if !a.json {

@@ -31,7 +31,15 @@ pub(super) async fn rpc(
         let (url, token, method) = (url.to_owned(), token.map(str::to_owned), method.to_owned());
         tasks.push(tokio::spawn(async move {
             let socket = open(&url, wire, token.as_deref(), &format!("bench-{i}")).await?;
-            pump(socket, wire, &method, inflight, started + duration, per_connection).await
+            pump(
+                socket,
+                wire,
+                &method,
+                inflight,
+                started + duration,
+                per_connection,
+            )
+            .await
         }));
     }
     let (mut count, mut errors, mut lat) = (0, 0, Latencies::default());
@@ -41,7 +49,15 @@ pub(super) async fn rpc(
         errors += e;
         lat.extend(l);
     }
-    Ok(Report::new("rpc", url, "calls", count, started.elapsed(), &mut lat, errors))
+    Ok(Report::new(
+        "rpc",
+        url,
+        "calls",
+        count,
+        started.elapsed(),
+        &mut lat,
+        errors,
+    ))
 }
 
 async fn pump(
@@ -61,17 +77,27 @@ async fn pump(
             break;
         }
         sent.insert(next_id, Instant::now());
-        socket.send(Message::Text(wire.request(next_id, method, &params).into())).await?;
+        socket
+            .send(Message::Text(wire.request(next_id, method, &params).into()))
+            .await?;
         next_id += 1;
     }
     while !sent.is_empty() {
-        let wait = if Instant::now() < deadline { deadline + DRAIN } else { Instant::now() + DRAIN };
+        let wait = if Instant::now() < deadline {
+            deadline + DRAIN
+        } else {
+            Instant::now() + DRAIN
+        };
         let message = match tokio::time::timeout_at(wait.into(), socket.next()).await {
             Ok(Some(message)) => message?,
             Ok(None) | Err(_) => break,
         };
-        let Message::Text(text) = message else { continue };
-        let Some((id, ok)) = response(&text) else { continue };
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let Some((id, ok)) = response(&text) else {
+            continue;
+        };
         let Some(at) = sent.remove(&id) else { continue };
         lat.record(at.elapsed());
         done += 1;
@@ -80,7 +106,9 @@ async fn pump(
         }
         if Instant::now() < deadline && budget(next_id) {
             sent.insert(next_id, Instant::now());
-            socket.send(Message::Text(wire.request(next_id, method, &params).into())).await?;
+            socket
+                .send(Message::Text(wire.request(next_id, method, &params).into()))
+                .await?;
             next_id += 1;
         }
     }
@@ -90,7 +118,12 @@ async fn pump(
 }
 
 /// `connect`: `connections` loops of handshake + `connect` + close.
-pub(super) async fn connect(url: &str, token: Option<&str>, connections: usize, duration: Duration) -> anyhow::Result<Report> {
+pub(super) async fn connect(
+    url: &str,
+    token: Option<&str>,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<Report> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
@@ -100,7 +133,14 @@ pub(super) async fn connect(url: &str, token: Option<&str>, connections: usize, 
             let (mut n, mut errors, mut lat) = (0u64, 0u64, Latencies::default());
             while Instant::now() < deadline {
                 let t = Instant::now();
-                match open(&url, Wire::of(&url), token.as_deref(), &format!("bench-{i}")).await {
+                match open(
+                    &url,
+                    Wire::of(&url),
+                    token.as_deref(),
+                    &format!("bench-{i}"),
+                )
+                .await
+                {
                     Ok(mut socket) => {
                         lat.record(t.elapsed());
                         n += 1;
@@ -119,14 +159,28 @@ pub(super) async fn connect(url: &str, token: Option<&str>, connections: usize, 
         errors += e;
         lat.extend(l);
     }
-    Ok(Report::new("connect", url, "connects", count, started.elapsed(), &mut lat, errors))
+    Ok(Report::new(
+        "connect",
+        url,
+        "connects",
+        count,
+        started.elapsed(),
+        &mut lat,
+        errors,
+    ))
 }
 
 /// Sends a request on a frame socket and returns its response payload (events are skipped).
 async fn call(socket: &mut Socket, id: u64, method: &str, params: Value) -> anyhow::Result<Value> {
-    socket.send(Message::Text(Wire::Frames.request(id, method, &params).into())).await?;
+    socket
+        .send(Message::Text(
+            Wire::Frames.request(id, method, &params).into(),
+        ))
+        .await?;
     loop {
-        let Some(message) = socket.next().await else { anyhow::bail!("closed") };
+        let Some(message) = socket.next().await else {
+            anyhow::bail!("closed")
+        };
         if let Message::Text(text) = message? {
             let frame: Value = serde_json::from_str(&text)?;
             if frame["type"] == "res" && frame["id"] == id {
@@ -138,7 +192,12 @@ async fn call(socket: &mut Socket, id: u64, method: &str, params: Value) -> anyh
 }
 
 /// `fanout`: one operator streams a `words`-word echo reply while `viewers` follow the session.
-pub(super) async fn fanout(url: &str, token: Option<&str>, viewers: usize, words: usize) -> anyhow::Result<Report> {
+pub(super) async fn fanout(
+    url: &str,
+    token: Option<&str>,
+    viewers: usize,
+    words: usize,
+) -> anyhow::Result<Report> {
     let mut op = open(url, Wire::Frames, token, "bench-op").await?;
     let first = call(&mut op, 1, "chat.send", json!({ "message": "warm up" })).await?;
     let session = first["sessionId"].as_str().unwrap_or_default().to_owned();
@@ -147,7 +206,13 @@ pub(super) async fn fanout(url: &str, token: Option<&str>, viewers: usize, words
     let mut sockets = Vec::with_capacity(viewers);
     for i in 0..viewers {
         let mut s = open(url, Wire::Frames, None, &format!("viewer-{i}")).await?;
-        call(&mut s, 1, "subscribe", json!({ "topic": format!("session:{session}") })).await?;
+        call(
+            &mut s,
+            1,
+            "subscribe",
+            json!({ "topic": format!("session:{session}") }),
+        )
+        .await?;
         sockets.push(s);
     }
     let mut tasks = Vec::new();
@@ -156,11 +221,15 @@ pub(super) async fn fanout(url: &str, token: Option<&str>, viewers: usize, words
             let mut arrivals = Vec::with_capacity(expected as usize);
             let (mut gaps, mut last_conn, mut last_seq) = (0u64, 0u64, before);
             while last_seq < before + expected {
-                let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_secs(30), s.next()).await else {
+                let Ok(Some(Ok(Message::Text(text)))) =
+                    tokio::time::timeout(Duration::from_secs(30), s.next()).await
+                else {
                     gaps += 1;
                     break;
                 };
-                let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
+                let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
                 if frame["type"] != "event" {
                     continue;
                 }
@@ -176,9 +245,18 @@ pub(super) async fn fanout(url: &str, token: Option<&str>, viewers: usize, words
             (arrivals, gaps)
         }));
     }
-    let text = (0..words).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
+    let text = (0..words)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let started = Instant::now();
-    call(&mut op, 2, "chat.send", json!({ "sessionId": session, "message": text })).await?;
+    call(
+        &mut op,
+        2,
+        "chat.send",
+        json!({ "sessionId": session, "message": text }),
+    )
+    .await?;
     let mut all = Vec::new();
     let mut gaps = 0;
     for task in tasks {
@@ -189,7 +267,10 @@ pub(super) async fn fanout(url: &str, token: Option<&str>, viewers: usize, words
     let elapsed = started.elapsed();
     let mut first_seen: HashMap<i64, Instant> = HashMap::new();
     for (seq, at) in all.iter().flatten() {
-        first_seen.entry(*seq).and_modify(|t| *t = (*t).min(*at)).or_insert(*at);
+        first_seen
+            .entry(*seq)
+            .and_modify(|t| *t = (*t).min(*at))
+            .or_insert(*at);
     }
     let mut lat = Latencies::default();
     for (seq, at) in all.iter().flatten() {
@@ -208,7 +289,13 @@ async fn session_last_seq(op: &mut Socket, session: &str) -> anyhow::Result<i64>
 
 /// `idle`: `connections` authenticated connections held for `duration`; with the server's pid,
 /// the server's RSS growth per connection.
-pub(super) async fn idle(url: &str, token: Option<&str>, connections: usize, duration: Duration, pid: Option<u32>) -> anyhow::Result<Report> {
+pub(super) async fn idle(
+    url: &str,
+    token: Option<&str>,
+    connections: usize,
+    duration: Duration,
+    pid: Option<u32>,
+) -> anyhow::Result<Report> {
     let rss_before = pid.and_then(rss_kib);
     let started = Instant::now();
     let mut sockets = Vec::with_capacity(connections);
@@ -220,7 +307,9 @@ pub(super) async fn idle(url: &str, token: Option<&str>, connections: usize, dur
             let i = *i;
             async move {
                 let t = Instant::now();
-                open(&url, Wire::of(&url), token.as_deref(), &format!("idle-{i}")).await.map(|s| (s, t.elapsed()))
+                open(&url, Wire::of(&url), token.as_deref(), &format!("idle-{i}"))
+                    .await
+                    .map(|s| (s, t.elapsed()))
             }
         });
         for result in futures_util::future::join_all(opening).await {
@@ -242,7 +331,9 @@ pub(super) async fn idle(url: &str, token: Option<&str>, connections: usize, dur
         (Some(b), Some(a)) if held > 0 => Some((a.saturating_sub(b)) as f64 / held as f64),
         _ => None,
     };
-    report.extra = Some(json!({ "held": held, "rss_before_kib": rss_before, "rss_after_kib": rss_after, "kib_per_connection": per }));
+    report.extra = Some(
+        json!({ "held": held, "rss_before_kib": rss_before, "rss_after_kib": rss_after, "kib_per_connection": per }),
+    );
     for mut s in sockets {
         let _ = s.close(None).await;
     }
@@ -257,15 +348,22 @@ fn rss_kib(pid: u32) -> Option<u64> {
 }
 
 /// `chat`: `operators` connections each sending short messages to the echo agent in a loop.
-pub(super) async fn chat(url: &str, token: Option<&str>, operators: usize, duration: Duration) -> anyhow::Result<Report> {
+pub(super) async fn chat(
+    url: &str,
+    token: Option<&str>,
+    operators: usize,
+    duration: Duration,
+) -> anyhow::Result<Report> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for i in 0..operators {
         let (url, token) = (url.to_owned(), token.map(str::to_owned));
         tasks.push(tokio::spawn(async move {
-            let mut socket = open(&url, Wire::Frames, token.as_deref(), &format!("chat-{i}")).await?;
-            let (mut n, mut errors, mut lat, mut session) = (0u64, 0u64, Latencies::default(), Value::Null);
+            let mut socket =
+                open(&url, Wire::Frames, token.as_deref(), &format!("chat-{i}")).await?;
+            let (mut n, mut errors, mut lat, mut session) =
+                (0u64, 0u64, Latencies::default(), Value::Null);
             let mut id = 1;
             while Instant::now() < deadline {
                 let mut params = json!({ "message": "a short bench message" });
@@ -293,5 +391,13 @@ pub(super) async fn chat(url: &str, token: Option<&str>, operators: usize, durat
         errors += e;
         lat.extend(l);
     }
-    Ok(Report::new("chat", url, "runs", count, started.elapsed(), &mut lat, errors))
+    Ok(Report::new(
+        "chat",
+        url,
+        "runs",
+        count,
+        started.elapsed(),
+        &mut lat,
+        errors,
+    ))
 }

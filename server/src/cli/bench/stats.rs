@@ -10,7 +10,8 @@ pub(super) struct Latencies(Vec<u32>);
 
 impl Latencies {
     pub(super) fn record(&mut self, d: Duration) {
-        self.0.push(u32::try_from(d.as_micros()).unwrap_or(u32::MAX));
+        self.0
+            .push(u32::try_from(d.as_micros()).unwrap_or(u32::MAX));
     }
 
     pub(super) fn extend(&mut self, other: Latencies) {
@@ -31,7 +32,11 @@ impl Latencies {
             let i = ((self.0.len() as f64 - 1.0) * q).round() as usize;
             f64::from(self.0[i]) / 1000.0
         };
-        (at(0.50), at(0.99), f64::from(*self.0.last().unwrap_or(&0)) / 1000.0)
+        (
+            at(0.50),
+            at(0.99),
+            f64::from(*self.0.last().unwrap_or(&0)) / 1000.0,
+        )
     }
 }
 
@@ -54,7 +59,15 @@ pub(super) struct Report {
 }
 
 impl Report {
-    pub(super) fn new(scenario: &str, target: &str, unit: &'static str, count: u64, elapsed: Duration, lat: &mut Latencies, errors: u64) -> Report {
+    pub(super) fn new(
+        scenario: &str,
+        target: &str,
+        unit: &'static str,
+        count: u64,
+        elapsed: Duration,
+        lat: &mut Latencies,
+        errors: u64,
+    ) -> Report {
         let (p50_ms, p99_ms, max_ms) = lat.summary();
         let seconds = elapsed.as_secs_f64();
         Report {
@@ -63,7 +76,11 @@ impl Report {
             unit,
             count,
             seconds,
-            rate: if seconds > 0.0 { count as f64 / seconds } else { 0.0 },
+            rate: if seconds > 0.0 {
+                count as f64 / seconds
+            } else {
+                0.0
+            },
             p50_ms,
             p99_ms,
             max_ms,
@@ -77,10 +94,22 @@ impl Report {
             println!("{}", serde_json::to_string(self).unwrap_or_default());
             return;
         }
-        let extra = self.extra.as_ref().map(|e| e.to_string()).unwrap_or_default();
+        let extra = self
+            .extra
+            .as_ref()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         println!(
             "{:<10} {:<28} {:>12.0} {:<8}/s  p50 {:>8.3} ms  p99 {:>8.3} ms  max {:>8.3} ms  errors {:>4}  {}",
-            self.scenario, self.target, self.rate, self.unit, self.p50_ms, self.p99_ms, self.max_ms, self.errors, extra
+            self.scenario,
+            self.target,
+            self.rate,
+            self.unit,
+            self.p50_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.errors,
+            extra
         );
     }
 }
