@@ -83,11 +83,11 @@ pub(super) async fn open(
             let Some(message) = socket.next().await else {
                 anyhow::bail!("closed during connect")
             };
-            if let Message::Text(text) = message? {
-                if let Some((0, ok)) = response(&text) {
-                    anyhow::ensure!(ok, "connect refused: {text}");
-                    break;
-                }
+            if let Message::Text(text) = message?
+                && let Some((0, ok)) = response(&text)
+            {
+                anyhow::ensure!(ok, "connect refused: {text}");
+                break;
             }
         }
     }

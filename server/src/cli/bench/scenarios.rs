@@ -14,6 +14,7 @@ use super::stats::{Latencies, Report};
 const DRAIN: Duration = Duration::from_secs(5);
 
 /// `rpc`: `connections` sockets, each keeping `inflight` calls of `method` in flight.
+#[allow(clippy::too_many_arguments)] // the scenario's knobs, passed straight from the CLI
 pub(super) async fn rpc(
     url: &str,
     wire: Wire,
