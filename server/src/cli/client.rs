@@ -33,9 +33,10 @@ pub(super) struct FrameClient {
 impl FrameClient {
     /// Opens the socket, reads the challenge and sends `connect`; `Err` carries the refusal.
     pub(super) async fn connect(args: &ConnectArgs) -> anyhow::Result<Result<FrameClient, Value>> {
-        let (socket, _) = tokio_tungstenite::connect_async(args.url.as_str())
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", args.url))?;
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(args.url.as_str(), None, true)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to {}: {e}", args.url))?;
         let mut client = FrameClient { socket, next_id: 0 };
         let mut params = json!({ "user_id": args.user_id });
         if let Some(token) = &args.token {

@@ -70,7 +70,7 @@ pub(super) async fn open(
     token: Option<&str>,
     user: &str,
 ) -> anyhow::Result<Socket> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     if wire == Wire::Frames || token.is_some() {
         let mut params = json!({ "user_id": user });
         if let Some(token) = token {
