@@ -12,10 +12,20 @@ use super::client::{ConnectArgs, FrameClient};
 
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Events of one session held back while an earlier one is missing, at most.
+const MAX_HELD: usize = 100_000;
+
+/// One session's place in the output: the last `sessionSeq` printed, and events that arrived
+/// ahead of a missing one (a live event can overtake the replay of a resumed subscription).
+#[derive(Default)]
+struct SessionOutput {
+    last: i64,
+    held: BTreeMap<i64, Value>,
+}
 
 pub(super) async fn watch(topic: &str, args: &ConnectArgs) -> Result<(), CliError> {
-    // The last sessionSeq printed per session.
-    let mut printed: BTreeMap<String, i64> = BTreeMap::new();
+    // Where each session's output stands.
+    let mut printed: BTreeMap<String, SessionOutput> = BTreeMap::new();
     let mut backoff = Duration::from_millis(100);
     loop {
         match session(topic, args, &mut printed).await {
@@ -41,7 +51,7 @@ enum Outcome {
 async fn session(
     topic: &str,
     args: &ConnectArgs,
-    printed: &mut BTreeMap<String, i64>,
+    printed: &mut BTreeMap<String, SessionOutput>,
 ) -> anyhow::Result<Outcome> {
     let mut client = match FrameClient::connect(args).await? {
         Ok(client) => client,
@@ -50,7 +60,7 @@ async fn session(
     // First every session seen so far, from where it was left (these subscriptions also carry
     // those sessions' live events), then the topic itself.
     let mut pending = Vec::new();
-    let resumed: Vec<(String, i64)> = printed.iter().map(|(s, n)| (s.clone(), *n)).collect();
+    let resumed: Vec<(String, i64)> = printed.iter().map(|(s, o)| (s.clone(), o.last)).collect();
     for (session, after) in &resumed {
         let params = json!({ "topic": format!("session:{session}"), "afterSeq": after });
         pending.push(client.send("subscribe", params).await?);
@@ -71,17 +81,35 @@ async fn session(
             }
             Some("event") => {
                 let payload = &frame["payload"];
-                if let (Some(session), Some(seq)) = (
-                    payload["sessionId"].as_str(),
-                    payload["sessionSeq"].as_i64(),
-                ) {
-                    let last = printed.entry(session.to_owned()).or_insert(0);
-                    if seq <= *last {
-                        continue;
-                    }
-                    *last = seq;
+                let session = payload["sessionId"].as_str().map(str::to_owned);
+                let (Some(session), Some(seq)) = (session, payload["sessionSeq"].as_i64()) else {
+                    println!("{frame}");
+                    continue;
+                };
+                let out = printed
+                    .entry(session.clone())
+                    .or_insert_with(|| SessionOutput {
+                        last: seq - 1,
+                        held: BTreeMap::new(),
+                    });
+                if seq <= out.last {
+                    continue; // printed already
                 }
-                println!("{frame}");
+                out.held.insert(seq, frame);
+                while let Some(next) = out.held.remove(&(out.last + 1)) {
+                    println!("{next}");
+                    out.last += 1;
+                }
+                if out.held.len() > MAX_HELD {
+                    eprintln!(
+                        "session {session}: events after {} never arrived; going on",
+                        out.last
+                    );
+                    for (seq, held) in std::mem::take(&mut out.held) {
+                        println!("{held}");
+                        out.last = seq;
+                    }
+                }
             }
             _ => {}
         }
