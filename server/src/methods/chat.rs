@@ -97,6 +97,14 @@ impl ChatMethods {
         Ok(session)
     }
 
+    /// `NOT_FOUND` unless the session exists.
+    async fn require_session(&self, session_id: &str) -> Result<(), ApiError> {
+        match self.state.store.get_session(session_id).await? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::NotFound(format!("no session {session_id}"))),
+        }
+    }
+
     /// The first run of an idempotency key, from memory or (after a restart) from the store.
     async fn earlier_result(
         &self,
@@ -267,16 +275,7 @@ impl ChatApiServer for ChatMethods {
         session_id: String,
         run_id: Option<String>,
     ) -> RpcResult<AbortResult> {
-        if self
-            .state
-            .store
-            .get_session(&session_id)
-            .await
-            .map_err(ApiError::from)?
-            .is_none()
-        {
-            return Err(ApiError::NotFound(format!("no session {session_id}")).into());
-        }
+        self.require_session(&session_id).await?;
         Ok(AbortResult {
             aborted: self.state.runs.abort(&session_id, run_id.as_deref()),
         })
@@ -292,16 +291,7 @@ impl ChatApiServer for ChatMethods {
         if limit == 0 || limit > MAX_HISTORY {
             return Err(ApiError::InvalidRequest(format!("limit must be 1–{MAX_HISTORY}")).into());
         }
-        if self
-            .state
-            .store
-            .get_session(&session_id)
-            .await
-            .map_err(ApiError::from)?
-            .is_none()
-        {
-            return Err(ApiError::NotFound(format!("no session {session_id}")).into());
-        }
+        self.require_session(&session_id).await?;
         let (messages, has_more) = self
             .state
             .store

@@ -58,16 +58,9 @@ impl Store {
         let last: i64 = row.try_get("", "last_seq")?;
         let first = last - n + 1;
         let seqs: Vec<i64> = (first..=last).collect();
-        let rows = events.iter().zip(&seqs).map(|(e, seq)| event::ActiveModel {
-            id: NotSet,
-            session_id: Set(session_id.to_owned()),
-            seq: Set(*seq),
-            run_id: Set(e.run_id.clone()),
-            event: Set(e.event.clone()),
-            payload: Set(e.payload.clone()),
-            created_at: Set(e.created_at),
-        });
-        event::Entity::insert_many(rows).exec(&txn).await?;
+        event::Entity::insert_many(rows(session_id, first, events))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(seqs)
     }
@@ -98,19 +91,9 @@ impl Store {
                 detail: format!("session {session_id}: event sequence is not at {expected_last}"),
             });
         }
-        let rows = events
-            .iter()
-            .zip(expected_last + 1..)
-            .map(|(e, seq)| event::ActiveModel {
-                id: NotSet,
-                session_id: Set(session_id.to_owned()),
-                seq: Set(seq),
-                run_id: Set(e.run_id.clone()),
-                event: Set(e.event.clone()),
-                payload: Set(e.payload.clone()),
-                created_at: Set(e.created_at),
-            });
-        event::Entity::insert_many(rows).exec(&txn).await?;
+        event::Entity::insert_many(rows(session_id, expected_last + 1, events))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok(last)
     }
@@ -130,4 +113,24 @@ impl Store {
             .all(self.conn())
             .await?)
     }
+}
+
+/// The rows of `events`, numbered from `first`.
+fn rows<'a>(
+    session_id: &'a str,
+    first: i64,
+    events: &'a [NewEvent],
+) -> impl Iterator<Item = event::ActiveModel> + 'a {
+    events
+        .iter()
+        .zip(first..)
+        .map(move |(e, seq)| event::ActiveModel {
+            id: NotSet,
+            session_id: Set(session_id.to_owned()),
+            seq: Set(seq),
+            run_id: Set(e.run_id.clone()),
+            event: Set(e.event.clone()),
+            payload: Set(e.payload.clone()),
+            created_at: Set(e.created_at),
+        })
 }
