@@ -10,6 +10,23 @@ use tokio_tungstenite::tungstenite::Message;
 use super::client::{Socket, Wire, open, response};
 use super::stats::{Latencies, Report};
 
+/// What one client task counted: calls done, errors, latencies.
+type Tally = (u64, u64, Latencies);
+
+/// Adds up the tallies of all client tasks.
+async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<Tally>>>,
+) -> anyhow::Result<Tally> {
+    let (mut count, mut errors, mut lat) = (0, 0, Latencies::default());
+    for task in tasks {
+        let (n, e, l) = task.await??;
+        count += n;
+        errors += e;
+        lat.extend(l);
+    }
+    Ok((count, errors, lat))
+}
+
 /// How long outstanding replies may take once the clock has run out.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -43,13 +60,7 @@ pub(super) async fn rpc(
             .await
         }));
     }
-    let (mut count, mut errors, mut lat) = (0, 0, Latencies::default());
-    for task in tasks {
-        let (n, e, l) = task.await??;
-        count += n;
-        errors += e;
-        lat.extend(l);
-    }
+    let (count, errors, mut lat) = gather(tasks).await?;
     Ok(Report::new(
         "rpc",
         url,
@@ -150,16 +161,10 @@ pub(super) async fn connect(
                     Err(_) => errors += 1,
                 }
             }
-            (n, errors, lat)
+            Ok((n, errors, lat))
         }));
     }
-    let (mut count, mut errors, mut lat) = (0, 0, Latencies::default());
-    for task in tasks {
-        let (n, e, l) = task.await?;
-        count += n;
-        errors += e;
-        lat.extend(l);
-    }
+    let (count, errors, mut lat) = gather(tasks).await?;
     Ok(Report::new(
         "connect",
         url,
@@ -382,16 +387,10 @@ pub(super) async fn chat(
                     Err(_) => errors += 1,
                 }
             }
-            Ok::<_, anyhow::Error>((n, errors, lat))
+            Ok::<Tally, anyhow::Error>((n, errors, lat))
         }));
     }
-    let (mut count, mut errors, mut lat) = (0, 0, Latencies::default());
-    for task in tasks {
-        let (n, e, l) = task.await??;
-        count += n;
-        errors += e;
-        lat.extend(l);
-    }
+    let (count, errors, mut lat) = gather(tasks).await?;
     Ok(Report::new(
         "chat",
         url,
