@@ -14,6 +14,9 @@ pub enum StoreError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The store's writer task stopped (the runtime is shutting down).
+    #[error("the store's writer stopped")]
+    WriterStopped,
     /// The storage URL names a backend other than SQLite or PostgreSQL.
     #[error("unsupported storage url `{0}` (expected sqlite:// or postgres://)")]
     UnsupportedUrl(String),

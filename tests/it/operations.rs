@@ -76,7 +76,10 @@ async fn metrics_move_as_calls_events_and_refusals_happen() {
     );
     assert!(delta("switchboard_runs_total{status=completed}") >= 1.0);
     assert!(delta("switchboard_tokens_streamed_total{}") >= 3.0);
-    assert!(delta("switchboard_store_operation_duration_seconds{op=append_events}") >= 6.0);
+    // The session log stores the events of a run in a few batched writes.
+    assert!(delta("switchboard_store_operation_duration_seconds{op=append_events}") >= 2.0);
+    assert!(delta("switchboard_store_operation_duration_seconds{op=finish_run}") >= 1.0);
+    assert!(delta("switchboard_store_operation_duration_seconds{op=record_run}") >= 1.0);
     assert!(
         get(
             &after,

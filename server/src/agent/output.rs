@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 use switchboard_api::types::Usage;
 
-use crate::runs::SessionLog;
+use crate::runs::{LogEvent, PushFailure, SessionLog};
 
 /// Why an agent could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +33,8 @@ pub struct RunOutput {
     pub content: String,
     /// Tokens counted so far.
     pub usage: Usage,
+    /// The first failure to store a pushed `chat` delta.
+    pub failure: PushFailure,
 }
 
 impl RunOutput {
@@ -52,6 +54,7 @@ impl RunOutput {
             approvals,
             content: String::new(),
             usage: Usage::default(),
+            failure: PushFailure::default(),
         }
     }
 
@@ -77,11 +80,20 @@ impl RunOutput {
             .map_err(|e| AgentError::Store(e.to_string()))
     }
 
-    /// Appends `delta` to the reply and emits a `chat` event `{delta, chunk}`.
+    /// Appends `delta` to the reply and emits a `chat` event `{delta, chunk}`. It does not
+    /// wait for the event to be stored: the run's final event does (the log is FIFO), and a
+    /// failure to store it fails the run.
     pub async fn delta(&mut self, delta: &str) -> Result<(), AgentError> {
         self.content.push_str(delta);
-        let fields = fields(json!({ "delta": delta, "chunk": self.content }));
-        self.emit("chat", fields).await.map(drop)
+        let event = LogEvent {
+            run_id: Some(self.run_id.clone()),
+            name: "chat",
+            fields: fields(json!({ "delta": delta, "chunk": self.content })),
+        };
+        self.log
+            .push(event, &self.failure)
+            .await
+            .map_err(|e| AgentError::Store(e.to_string()))
     }
 
     /// Emits `tool.call`.

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use switchboard_api::types::{ChatSendResult, StopReason};
 use switchboard_api::{ErrorCode, RunStatus};
-use switchboard_storage::{NewMessage, RunFinish, now_ms};
+use switchboard_storage::{NewMessage, RunChange, RunFinish, now_ms};
 use tokio::sync::mpsc;
 
-use super::{Inner, Pending, QueuedRun, RunOutcome, SessionLog, WORKER_IDLE};
+use super::{Inner, LogEvent, Pending, QueuedRun, RunOutcome, SessionLog, WORKER_IDLE};
 use crate::agent::{AgentError, RunOutput, fields};
 use crate::hub::HubEvent;
 use crate::telemetry::names;
@@ -81,7 +81,7 @@ async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome
     let ending = if run.cancel.is_cancelled() {
         stopped()
     } else {
-        match start(inner, log, run).await {
+        match start(log, run).await {
             Err(e) => Ending::Failed(e),
             Ok(()) => {
                 let Some(agent) = inner.agents.get(&run.agent_id) else {
@@ -101,14 +101,19 @@ async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome
     finish(inner, log, run, out, ending).await
 }
 
-async fn start(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> Result<(), AgentError> {
-    inner
-        .store
-        .start_run(&run.run_id, now_ms())
-        .await
-        .map_err(|e| AgentError::Store(e.to_string()))?;
+/// Marks the run started and emits `agent` `started`, in one write.
+async fn start(log: &SessionLog, run: &QueuedRun) -> Result<(), AgentError> {
     let started = json!({ "agentId": run.agent_id, "status": "started", "run_id": run.run_id });
-    log.emit(Some(&run.run_id), "agent", fields(started))
+    let event = LogEvent {
+        run_id: Some(run.run_id.clone()),
+        name: "agent",
+        fields: fields(started),
+    };
+    let change = RunChange::Started {
+        run_id: run.run_id.clone(),
+        at: now_ms(),
+    };
+    log.emit_all(vec![event], vec![change])
         .await
         .map_err(|e| AgentError::Store(e.to_string()))?;
     Ok(())
@@ -123,6 +128,11 @@ async fn finish(
     out: RunOutput,
     ending: Ending,
 ) -> RunOutcome {
+    // A `chat` delta that could not be stored fails a run that otherwise completed.
+    let ending = match (ending, out.failure.get()) {
+        (Ending::Completed, Some(detail)) => Ending::Failed(AgentError::Store(detail.clone())),
+        (ending, _) => ending,
+    };
     let (status, stop_reason, error) = match &ending {
         Ending::Completed => (RunStatus::Completed, Some(StopReason::EndTurn), None),
         Ending::Aborted => (RunStatus::Aborted, Some(StopReason::Aborted), None),
@@ -145,9 +155,6 @@ async fn finish(
     metrics::counter!(names::RUNS, "status" => status.as_str()).increment(1);
     metrics::counter!(names::TOKENS_STREAMED).increment(usage.output_tokens);
     metrics::histogram!(names::RUN_DURATION).record(run.queued_at.elapsed().as_secs_f64());
-    let write = std::time::Instant::now();
-    let stored = store_end(inner, run, &out, status, stop_reason, error.clone()).await;
-    crate::telemetry::record_store("finish_run", write.elapsed());
     let mut usage_event =
         json!({ "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens });
     if let Some(cost) = usage.cost {
@@ -162,13 +169,17 @@ async fn finish(
     if let Some(error) = &error {
         agent_event["error"] = Value::from(error.as_str());
     }
+    let event = |name, value| LogEvent {
+        run_id: Some(run.run_id.clone()),
+        name,
+        fields: fields(value),
+    };
+    let events = vec![event("usage", usage_event), event("agent", agent_event)];
+    let change = run_end(run, &out, status, stop_reason, error.clone());
+    let write = std::time::Instant::now();
+    let stored = log.emit_all(events, vec![change]).await;
+    crate::telemetry::record_store("finish_run", write.elapsed());
     if stored.is_ok() {
-        let _ = log
-            .emit(Some(&run.run_id), "usage", fields(usage_event))
-            .await;
-        let _ = log
-            .emit(Some(&run.run_id), "agent", fields(agent_event))
-            .await;
         announce_update(inner, &run.session_id).await;
     }
     if let Err(e) = stored {
@@ -203,55 +214,42 @@ async fn finish(
     }
 }
 
-/// The reply (when there is any, or when the run completed) and the run's end, with usage
-/// added to the session's totals.
-async fn store_end(
-    inner: &Inner,
+/// The run's end and its reply (when there is any, or when the run completed); the store adds
+/// its usage to the session's totals.
+fn run_end(
     run: &QueuedRun,
     out: &RunOutput,
     status: RunStatus,
     stop_reason: Option<StopReason>,
     error: Option<String>,
-) -> Result<(), switchboard_storage::StoreError> {
+) -> RunChange {
     let now = now_ms();
     let input = i64::try_from(out.usage.input_tokens).unwrap_or(i64::MAX);
     let output = i64::try_from(out.usage.output_tokens).unwrap_or(i64::MAX);
-    let cost = out.usage.cost.unwrap_or(0.0);
-    if !out.content.is_empty() || status == RunStatus::Completed {
-        inner
-            .store
-            .append_message(NewMessage {
-                session_id: run.session_id.clone(),
-                run_id: Some(run.run_id.clone()),
-                role: "assistant".to_owned(),
-                content: out.content.clone(),
-                created_at: now,
-                usage: Some((input, output, out.usage.cost)),
-            })
-            .await?;
+    let reply = (!out.content.is_empty() || status == RunStatus::Completed).then(|| NewMessage {
+        session_id: run.session_id.clone(),
+        run_id: Some(run.run_id.clone()),
+        role: "assistant".to_owned(),
+        content: out.content.clone(),
+        created_at: now,
+        usage: Some((input, output, out.usage.cost)),
+    });
+    RunChange::Finished {
+        run_id: run.run_id.clone(),
+        finish: RunFinish {
+            status,
+            stop_reason: stop_reason.map(|r| match r {
+                StopReason::EndTurn => "end_turn".to_owned(),
+                StopReason::Aborted => "aborted".to_owned(),
+            }),
+            error,
+            input_tokens: input,
+            output_tokens: output,
+            cost: out.usage.cost.unwrap_or(0.0),
+            finished_at: now,
+        },
+        reply,
     }
-    inner
-        .store
-        .finish_run(
-            &run.run_id,
-            RunFinish {
-                status,
-                stop_reason: stop_reason.map(|r| match r {
-                    StopReason::EndTurn => "end_turn".to_owned(),
-                    StopReason::Aborted => "aborted".to_owned(),
-                }),
-                error,
-                input_tokens: input,
-                output_tokens: output,
-                cost,
-                finished_at: now,
-            },
-        )
-        .await?;
-    inner
-        .store
-        .add_session_usage(&run.session_id, input, output, cost)
-        .await
 }
 
 async fn announce_update(inner: &Inner, session_id: &str) {

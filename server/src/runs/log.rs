@@ -1,23 +1,54 @@
 //! `SessionLog`: the one writer of a session's event log. A task per active session takes
 //! events in order, gives each the next `sessionSeq`, stores it, and only then publishes it,
 //! so replay (from the store) and live delivery (from the hub) never disagree.
+//!
+//! The writer takes every append waiting at that moment and stores them in one write (through
+//! the store's group commit), so a fast stream costs a few transactions, not one per event.
+//! [`SessionLog::push`] queues an event without waiting for it to be stored (a run's stream
+//! of `chat` deltas); the run's final append waits, and since the log is FIFO, everything
+//! pushed before it is stored by then. A failed push is remembered in the run's
+//! [`PushFailure`] and fails the run.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
-use switchboard_storage::{NewEvent, Store, StoreError, now_ms};
+use switchboard_storage::{LogAppend, NewEvent, RunChange, Store, StoreError, Write, now_ms};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::hub::{EventHub, HubEvent};
 
-/// Events waiting for the writer, per session, at most.
-const LOG_QUEUE: usize = 64;
+/// Appends waiting for the writer, per session, at most (then senders wait for room).
+const LOG_QUEUE: usize = 256;
+/// Appends stored in one write, at most (see [`SessionLog::batch_for`]).
+const MAX_BATCH: usize = 128;
 
+/// The first store failure of a run's pushed events.
+pub type PushFailure = Arc<OnceLock<String>>;
+
+/// One event to append.
+#[derive(Debug)]
+pub struct LogEvent {
+    /// The run that emits it.
+    pub run_id: Option<String>,
+    /// Event name.
+    pub name: &'static str,
+    /// Its fields (`sessionId`, `runId` and `sessionSeq` are added).
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug)]
+enum Reply {
+    /// Answer the last event's sequence number once stored and published.
+    Wait(oneshot::Sender<Result<i64, StoreError>>),
+    /// Nobody waits; a failure is kept here.
+    Push(PushFailure),
+}
+
+#[derive(Debug)]
 struct Append {
-    run_id: Option<String>,
-    name: &'static str,
-    fields: Map<String, Value>,
-    done: oneshot::Sender<Result<i64, StoreError>>,
+    events: Vec<LogEvent>,
+    runs: Vec<RunChange>,
+    reply: Reply,
 }
 
 /// A handle to a session's log writer. Cheap to clone; the writer stops when every handle is
@@ -27,14 +58,41 @@ pub struct SessionLog {
     tx: mpsc::Sender<Append>,
 }
 
+fn writer_gone() -> StoreError {
+    StoreError::Corrupt {
+        table: "events",
+        detail: "the session's log writer stopped".to_owned(),
+    }
+}
+
 impl SessionLog {
     /// Starts the writer for `session_id`; it continues after the stored last sequence.
-    pub fn start(store: Store, hub: EventHub, session_id: &str, agent_id: &str) -> SessionLog {
+    /// At most `batch` appends are stored and published together.
+    pub fn start(
+        store: Store,
+        hub: EventHub,
+        session_id: &str,
+        agent_id: &str,
+        batch: usize,
+    ) -> SessionLog {
         let (tx, rx) = mpsc::channel(LOG_QUEUE);
         let session: Arc<str> = session_id.into();
         let agent: Arc<str> = agent_id.into();
-        tokio::spawn(write(store, hub, session, agent, rx));
+        tokio::spawn(write(
+            store,
+            hub,
+            session,
+            agent,
+            rx,
+            batch.clamp(1, MAX_BATCH),
+        ));
         SessionLog { tx }
+    }
+
+    /// How many events may be published at once for connections that queue `send_buffer`
+    /// messages: a quarter of it, so that a burst never fills a reader that keeps up.
+    pub fn batch_for(send_buffer: usize) -> usize {
+        (send_buffer / 4).clamp(1, MAX_BATCH)
     }
 
     /// Appends an event with `fields` plus `sessionId`, `runId` and `sessionSeq`; answers with
@@ -45,19 +103,46 @@ impl SessionLog {
         name: &'static str,
         fields: Map<String, Value>,
     ) -> Result<i64, StoreError> {
-        let (done, answer) = oneshot::channel();
-        let append = Append {
+        let event = LogEvent {
             run_id: run_id.map(str::to_owned),
             name,
             fields,
-            done,
         };
-        let gone = || StoreError::Corrupt {
-            table: "events",
-            detail: "the session's log writer stopped".to_owned(),
+        self.emit_all(vec![event], Vec::new()).await
+    }
+
+    /// Appends `events` and stores the `runs` changes with them, all or nothing; answers with
+    /// the last event's sequence number once stored and published.
+    pub async fn emit_all(
+        &self,
+        events: Vec<LogEvent>,
+        runs: Vec<RunChange>,
+    ) -> Result<i64, StoreError> {
+        let (done, answer) = oneshot::channel();
+        let append = Append {
+            events,
+            runs,
+            reply: Reply::Wait(done),
         };
-        self.tx.send(append).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        self.tx.send(append).await.map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    /// Queues an event without waiting for it to be stored (only for room in the queue). A
+    /// failure to store it lands in `failure`; a push after one fails at once.
+    pub async fn push(&self, event: LogEvent, failure: &PushFailure) -> Result<(), StoreError> {
+        if let Some(detail) = failure.get() {
+            return Err(StoreError::Corrupt {
+                table: "events",
+                detail: detail.clone(),
+            });
+        }
+        let append = Append {
+            events: vec![event],
+            runs: Vec::new(),
+            reply: Reply::Push(failure.clone()),
+        };
+        self.tx.send(append).await.map_err(|_| writer_gone())
     }
 }
 
@@ -67,6 +152,7 @@ async fn write(
     session: Arc<str>,
     agent: Arc<str>,
     mut rx: mpsc::Receiver<Append>,
+    max_batch: usize,
 ) {
     let mut last = match store.get_session(&session).await {
         Ok(Some(s)) => s.last_seq,
@@ -76,50 +162,104 @@ async fn write(
             -1
         }
     };
-    while let Some(append) = rx.recv().await {
-        let seq = last + 1;
-        let mut payload = Map::with_capacity(append.fields.len() + 3);
-        payload.insert("sessionId".to_owned(), Value::from(&*session));
-        payload.insert(
-            "runId".to_owned(),
-            append.run_id.as_deref().map_or(Value::Null, Value::from),
-        );
-        payload.insert("sessionSeq".to_owned(), Value::from(seq));
-        payload.extend(append.fields);
-        let payload = Value::Object(payload).to_string();
-        let event = NewEvent {
-            run_id: append.run_id.clone(),
-            event: append.name.to_owned(),
-            payload: payload.clone(),
-            created_at: now_ms(),
-        };
+    let mut batch: Vec<Append> = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let now = now_ms();
+        let (mut events, mut runs, mut ready) = (Vec::new(), Vec::new(), Vec::new());
+        let mut counts = Vec::with_capacity(batch.len());
+        for append in &mut batch {
+            counts.push(append.events.len());
+            for event in std::mem::take(&mut append.events) {
+                let seq = last + 1 + i64::try_from(events.len()).unwrap_or(i64::MAX);
+                let (stored, hub_event) = numbered(&session, &agent, seq, event, now);
+                events.push(stored);
+                ready.push(hub_event);
+            }
+            runs.append(&mut append.runs);
+        }
+        let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
         let write = std::time::Instant::now();
-        let stored = store
-            .append_events_after(&session, last, std::slice::from_ref(&event))
+        let result = store
+            .commit(Write::Log(LogAppend {
+                session_id: session.to_string(),
+                expected_last: last,
+                events,
+                runs,
+            }))
             .await;
         crate::telemetry::record_store("append_events", write.elapsed());
-        let answer = match stored {
-            Ok(new_last) => {
-                last = new_last;
-                hub.publish(&HubEvent {
-                    name: append.name.into(),
-                    session_id: Some(session.clone()),
-                    agent_id: Some(agent.clone()),
-                    run_id: append.run_id.as_deref().map(Arc::from),
-                    seq: Some(seq),
-                    lifecycle: false,
-                    body: HubEvent::body(append.name, &payload),
-                });
-                Ok(seq)
+        match result {
+            Ok(()) => {
+                last += n;
+                let mut ready = ready.into_iter();
+                for (append, count) in batch.drain(..).zip(counts) {
+                    let mut seq = None;
+                    for event in ready.by_ref().take(count) {
+                        seq = event.seq;
+                        hub.publish(&event);
+                    }
+                    if let Reply::Wait(done) = append.reply {
+                        let _ = done.send(Ok(seq.unwrap_or(last)));
+                    }
+                }
             }
             Err(e) => {
+                tracing::warn!(error = %e, session = %session, "could not append to the session's log");
                 // The stored sequence may have moved (e.g. the session was deleted): re-read it.
                 if let Ok(Some(s)) = store.get_session(&session).await {
                     last = s.last_seq;
                 }
-                Err(e)
+                let detail = e.to_string();
+                for append in batch.drain(..) {
+                    match append.reply {
+                        Reply::Wait(done) => {
+                            let _ = done.send(Err(StoreError::Corrupt {
+                                table: "events",
+                                detail: detail.clone(),
+                            }));
+                        }
+                        Reply::Push(failure) => {
+                            let _ = failure.set(detail.clone());
+                        }
+                    }
+                }
             }
-        };
-        let _ = append.done.send(answer);
+        }
     }
+}
+
+/// `event` as number `seq`: the row to store and the event to publish once it is stored. Its
+/// payload has `sessionId`, `runId` and `sessionSeq` first.
+fn numbered(
+    session: &Arc<str>,
+    agent: &Arc<str>,
+    seq: i64,
+    event: LogEvent,
+    now: i64,
+) -> (NewEvent, HubEvent) {
+    let mut payload = Map::with_capacity(event.fields.len() + 3);
+    payload.insert("sessionId".to_owned(), Value::from(&**session));
+    payload.insert(
+        "runId".to_owned(),
+        event.run_id.as_deref().map_or(Value::Null, Value::from),
+    );
+    payload.insert("sessionSeq".to_owned(), Value::from(seq));
+    payload.extend(event.fields);
+    let payload = Value::Object(payload).to_string();
+    let hub_event = HubEvent {
+        name: event.name.into(),
+        session_id: Some(session.clone()),
+        agent_id: Some(agent.clone()),
+        run_id: event.run_id.as_deref().map(Arc::from),
+        seq: Some(seq),
+        lifecycle: false,
+        body: HubEvent::body(event.name, &payload),
+    };
+    let stored = NewEvent {
+        run_id: event.run_id,
+        event: event.name.to_owned(),
+        payload,
+        created_at: now,
+    };
+    (stored, hub_event)
 }

@@ -10,7 +10,7 @@ mod log;
 
 pub use idempotency::{FirstRun, IDEMPOTENCY_WINDOW, IdempotencyKeys};
 pub use limiter::ChatLimiter;
-pub use log::SessionLog;
+pub use log::{LogEvent, PushFailure, SessionLog};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -20,7 +20,7 @@ use serde_json::json;
 use switchboard_api::ErrorCode;
 use switchboard_api::types::ChatSendResult;
 use switchboard_config::Config;
-use switchboard_storage::{NewMessage, NewRun, SessionRecord, Store, now_ms};
+use switchboard_storage::{NewMessage, NewRun, SessionRecord, Store, Write, now_ms};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -100,6 +100,8 @@ struct Inner {
     agents: HashMap<String, Agent>,
     run_timeout: Duration,
     max_queued: usize,
+    /// Appends a session log stores and publishes together, at most.
+    log_batch: usize,
     /// A std mutex held for map updates only, never across an `.await`.
     sessions: Mutex<HashMap<String, SessionRuns>>,
 }
@@ -130,6 +132,7 @@ impl RunManager {
                 agents: build_agents(config),
                 run_timeout: config.agents.run_timeout(),
                 max_queued: config.limits.max_queued_runs,
+                log_batch: SessionLog::batch_for(config.server.send_buffer),
                 sessions: Mutex::new(HashMap::new()),
             }),
             idempotency: Arc::new(IdempotencyKeys::default()),
@@ -207,29 +210,28 @@ impl RunManager {
     /// The user message and the queued run, durable before the run can start.
     async fn record(&self, req: &RunRequest, run_id: &str) -> Result<(), ApiError> {
         let now = now_ms();
-        self.inner
-            .store
-            .insert_run(NewRun {
+        let write = Write::RecordRun {
+            run: NewRun {
                 id: run_id.to_owned(),
                 session_id: req.session.id.clone(),
                 agent_id: req.session.agent_id.clone(),
                 principal: req.principal.clone(),
                 idempotency_key: req.idempotency_key.clone(),
                 created_at: now,
-            })
-            .await?;
-        self.inner
-            .store
-            .append_message(NewMessage {
+            },
+            message: NewMessage {
                 session_id: req.session.id.clone(),
                 run_id: Some(run_id.to_owned()),
                 role: "user".to_owned(),
                 content: req.message.clone(),
                 created_at: now,
                 usage: None,
-            })
-            .await?;
-        Ok(())
+            },
+        };
+        let started = std::time::Instant::now();
+        let stored = self.inner.store.commit(write).await;
+        crate::telemetry::record_store("record_run", started.elapsed());
+        Ok(stored?)
     }
 
     fn start_worker(&self, session: &SessionRecord) -> SessionRuns {
@@ -239,6 +241,7 @@ impl RunManager {
             self.inner.hub.clone(),
             &session.id,
             &session.agent_id,
+            self.inner.log_batch,
         );
         tokio::spawn(execute::work(self.inner.clone(), session.id.clone(), rx));
         SessionRuns {

@@ -116,7 +116,7 @@ impl Store {
 }
 
 /// The rows of `events`, numbered from `first`.
-fn rows<'a>(
+pub(super) fn rows<'a>(
     session_id: &'a str,
     first: i64,
     events: &'a [NewEvent],

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod audit;
+mod commit;
 mod events;
 mod messages;
 mod runs;
@@ -21,6 +22,7 @@ use crate::migration::Migrator;
 
 pub use approvals::{ApprovalRecord, NewApproval};
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use commit::{LogAppend, RunChange, Write};
 pub use events::{EventRecord, NewEvent};
 pub use messages::{MessageRecord, NewMessage};
 pub use runs::{NewRun, RunFinish, RunRecord};
@@ -34,6 +36,7 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    committer: commit::Committer,
 }
 
 impl Store {
@@ -63,7 +66,8 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
         let db = Database::connect(options).await?;
-        Ok(Store { db })
+        let committer = commit::Committer::start(db.clone());
+        Ok(Store { db, committer })
     }
 
     /// Applies every pending migration.

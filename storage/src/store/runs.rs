@@ -1,7 +1,7 @@
 //! Runs: record, start, finish, find by idempotency key, and fail the ones a crash left.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, UpdateMany};
 use switchboard_api::RunStatus;
 
 use super::Store;
@@ -57,24 +57,9 @@ impl RunRecord {
 impl Store {
     /// Records a queued run.
     pub async fn insert_run(&self, new: NewRun) -> Result<(), StoreError> {
-        run::Entity::insert(run::ActiveModel {
-            id: Set(new.id),
-            session_id: Set(new.session_id),
-            agent_id: Set(new.agent_id),
-            principal: Set(new.principal),
-            status: Set(RunStatus::Queued.as_str().to_owned()),
-            stop_reason: Set(None),
-            error: Set(None),
-            idempotency_key: Set(new.idempotency_key),
-            created_at: Set(new.created_at),
-            started_at: Set(None),
-            finished_at: Set(None),
-            input_tokens: Set(0),
-            output_tokens: Set(0),
-            cost: Set(0.0),
-        })
-        .exec(self.conn())
-        .await?;
+        run::Entity::insert(queued_row(new))
+            .exec_without_returning(self.conn())
+            .await?;
         Ok(())
     }
 
@@ -94,17 +79,7 @@ impl Store {
 
     /// Records how a run ended.
     pub async fn finish_run(&self, id: &str, end: RunFinish) -> Result<(), StoreError> {
-        run::Entity::update_many()
-            .col_expr(run::Column::Status, Expr::value(end.status.as_str()))
-            .col_expr(run::Column::StopReason, Expr::value(end.stop_reason))
-            .col_expr(run::Column::Error, Expr::value(end.error))
-            .col_expr(run::Column::InputTokens, Expr::value(end.input_tokens))
-            .col_expr(run::Column::OutputTokens, Expr::value(end.output_tokens))
-            .col_expr(run::Column::Cost, Expr::value(end.cost))
-            .col_expr(run::Column::FinishedAt, Expr::value(end.finished_at))
-            .filter(run::Column::Id.eq(id))
-            .exec(self.conn())
-            .await?;
+        finish_update(id, &end).exec(self.conn()).await?;
         Ok(())
     }
 
@@ -162,4 +137,40 @@ impl Store {
         }
         Ok(unfinished)
     }
+}
+
+/// The row of a run just queued.
+pub(super) fn queued_row(new: NewRun) -> run::ActiveModel {
+    run::ActiveModel {
+        id: Set(new.id),
+        session_id: Set(new.session_id),
+        agent_id: Set(new.agent_id),
+        principal: Set(new.principal),
+        status: Set(RunStatus::Queued.as_str().to_owned()),
+        stop_reason: Set(None),
+        error: Set(None),
+        idempotency_key: Set(new.idempotency_key),
+        created_at: Set(new.created_at),
+        started_at: Set(None),
+        finished_at: Set(None),
+        input_tokens: Set(0),
+        output_tokens: Set(0),
+        cost: Set(0.0),
+    }
+}
+
+/// The update that records how run `id` ended.
+pub(super) fn finish_update(id: &str, end: &RunFinish) -> UpdateMany<run::Entity> {
+    run::Entity::update_many()
+        .col_expr(run::Column::Status, Expr::value(end.status.as_str()))
+        .col_expr(
+            run::Column::StopReason,
+            Expr::value(end.stop_reason.clone()),
+        )
+        .col_expr(run::Column::Error, Expr::value(end.error.clone()))
+        .col_expr(run::Column::InputTokens, Expr::value(end.input_tokens))
+        .col_expr(run::Column::OutputTokens, Expr::value(end.output_tokens))
+        .col_expr(run::Column::Cost, Expr::value(end.cost))
+        .col_expr(run::Column::FinishedAt, Expr::value(end.finished_at))
+        .filter(run::Column::Id.eq(id))
 }

@@ -1,0 +1,295 @@
+//! Group commit: the writes on a run's hot path — recording a run with its user message,
+//! appending to a session's log with the run's start or end — go through one writer task.
+//! It takes every write waiting at that moment and applies them in one transaction, so N
+//! concurrent sessions cost one commit instead of N, and SQLite writers never wait on each
+//! other's lock. A write is answered only once its transaction has committed.
+
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use switchboard_api::RunStatus;
+use tokio::sync::{mpsc, oneshot};
+
+use super::events::rows;
+use super::{NewEvent, NewMessage, NewRun, RunFinish, Store};
+use crate::StoreError;
+use crate::entity::{message, run, session};
+
+/// Writes waiting for the writer, at most (then `commit` waits for room).
+const QUEUE: usize = 1024;
+/// Writes applied in one transaction, at most.
+const MAX_BATCH: usize = 256;
+
+/// One atomic write: all of it is stored, or none of it.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A queued run and the user message that asked for it (counted on its session).
+    RecordRun {
+        /// The run.
+        run: NewRun,
+        /// The user's message.
+        message: NewMessage,
+    },
+    /// Events appended to a session's log, with the start or end of runs they report.
+    Log(LogAppend),
+}
+
+/// Events numbered `expected_last + 1, + 2, …` by the session's one writer. Nothing is
+/// written when the session's counter is no longer at `expected_last`.
+#[derive(Debug, Clone)]
+pub struct LogAppend {
+    /// The session.
+    pub session_id: String,
+    /// The session's last sequence number before these events.
+    pub expected_last: i64,
+    /// The events, in order.
+    pub events: Vec<NewEvent>,
+    /// Runs that start or end with these events.
+    pub runs: Vec<RunChange>,
+}
+
+/// A run's change of state, stored with the events that report it.
+#[derive(Debug, Clone)]
+pub enum RunChange {
+    /// The run started at this time (unix ms).
+    Started {
+        /// The run.
+        run_id: String,
+        /// When.
+        at: i64,
+    },
+    /// The run ended: its reply (if any) is stored and its usage added to the session.
+    Finished {
+        /// The run.
+        run_id: String,
+        /// How it ended.
+        finish: RunFinish,
+        /// The assistant's reply.
+        reply: Option<NewMessage>,
+    },
+}
+
+struct Request {
+    write: Write,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The handle to the writer task.
+#[derive(Debug, Clone)]
+pub(super) struct Committer {
+    tx: mpsc::Sender<Request>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request").finish_non_exhaustive()
+    }
+}
+
+impl Committer {
+    /// Starts the writer over `db`; it stops when every handle is gone.
+    pub(super) fn start(db: DatabaseConnection) -> Committer {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(db, rx));
+        Committer { tx }
+    }
+}
+
+impl Store {
+    /// Applies `write` atomically, together with whatever other writes are waiting; answers
+    /// once it is committed.
+    pub async fn commit(&self, write: Write) -> Result<(), StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.committer
+            .tx
+            .send(Request { write, done })
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+}
+
+async fn write_batches(db: DatabaseConnection, mut rx: mpsc::Receiver<Request>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let together = if batch.len() == 1 {
+            Err(None)
+        } else {
+            apply_together(&db, &batch).await.map_err(Some)
+        };
+        match together {
+            Ok(()) => {
+                for request in batch.drain(..) {
+                    let _ = request.done.send(Ok(()));
+                }
+            }
+            Err(_) => {
+                // One write failed (or there is just one): each alone, so a conflict in one
+                // session does not fail the others.
+                for request in batch.drain(..) {
+                    let result = apply_alone(&db, &request.write).await;
+                    let _ = request.done.send(result);
+                }
+            }
+        }
+    }
+}
+
+async fn apply_together(db: &DatabaseConnection, batch: &[Request]) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    for request in batch {
+        apply(&txn, &request.write).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn apply_alone(db: &DatabaseConnection, write: &Write) -> Result<(), StoreError> {
+    let txn = db.begin().await?;
+    apply(&txn, write).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn apply(txn: &DatabaseTransaction, write: &Write) -> Result<(), StoreError> {
+    match write {
+        Write::RecordRun { run, message } => {
+            insert_run(txn, run).await?;
+            insert_message(txn, message).await?;
+            session::Entity::update_many()
+                .col_expr(
+                    session::Column::MessageCount,
+                    Expr::col(session::Column::MessageCount).add(1),
+                )
+                .col_expr(session::Column::UpdatedAt, Expr::value(message.created_at))
+                .filter(session::Column::Id.eq(message.session_id.as_str()))
+                .exec(txn)
+                .await?;
+            Ok(())
+        }
+        Write::Log(append) => append_log(txn, append).await,
+    }
+}
+
+async fn append_log(txn: &DatabaseTransaction, append: &LogAppend) -> Result<(), StoreError> {
+    let n = i64::try_from(append.events.len()).unwrap_or(i64::MAX);
+    let mut update = session::Entity::update_many()
+        .col_expr(
+            session::Column::LastSeq,
+            Expr::value(append.expected_last + n),
+        )
+        .filter(session::Column::Id.eq(append.session_id.as_str()))
+        .filter(session::Column::LastSeq.eq(append.expected_last));
+    let (mut replies, mut updated_at) = (0i64, None);
+    let (mut input, mut output, mut cost) = (0i64, 0i64, 0.0f64);
+    for change in &append.runs {
+        if let RunChange::Finished { finish, reply, .. } = change {
+            input = input.saturating_add(finish.input_tokens);
+            output = output.saturating_add(finish.output_tokens);
+            cost += finish.cost;
+            if let Some(reply) = reply {
+                replies += 1;
+                updated_at = Some(reply.created_at);
+            }
+        }
+    }
+    if replies > 0 {
+        update = update.col_expr(
+            session::Column::MessageCount,
+            Expr::col(session::Column::MessageCount).add(replies),
+        );
+    }
+    if let Some(at) = updated_at {
+        update = update.col_expr(session::Column::UpdatedAt, Expr::value(at));
+    }
+    if input != 0 || output != 0 || cost != 0.0 {
+        update = update
+            .col_expr(
+                session::Column::InputTokens,
+                Expr::col(session::Column::InputTokens).add(input),
+            )
+            .col_expr(
+                session::Column::OutputTokens,
+                Expr::col(session::Column::OutputTokens).add(output),
+            )
+            .col_expr(
+                session::Column::Cost,
+                Expr::col(session::Column::Cost).add(cost),
+            );
+    }
+    if update.exec(txn).await?.rows_affected != 1 {
+        return Err(StoreError::Corrupt {
+            table: "sessions",
+            detail: format!(
+                "session {}: event sequence is not at {}",
+                append.session_id, append.expected_last
+            ),
+        });
+    }
+    if !append.events.is_empty() {
+        crate::entity::event::Entity::insert_many(rows(
+            &append.session_id,
+            append.expected_last + 1,
+            &append.events,
+        ))
+        .exec(txn)
+        .await?;
+    }
+    for change in &append.runs {
+        match change {
+            RunChange::Started { run_id, at } => {
+                run::Entity::update_many()
+                    .col_expr(
+                        run::Column::Status,
+                        Expr::value(RunStatus::Started.as_str()),
+                    )
+                    .col_expr(run::Column::StartedAt, Expr::value(*at))
+                    .filter(run::Column::Id.eq(run_id.as_str()))
+                    .exec(txn)
+                    .await?;
+            }
+            RunChange::Finished {
+                run_id,
+                finish,
+                reply,
+            } => {
+                if let Some(reply) = reply {
+                    insert_message(txn, reply).await?;
+                }
+                super::runs::finish_update(run_id, finish).exec(txn).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn insert_run(txn: &DatabaseTransaction, new: &NewRun) -> Result<(), StoreError> {
+    run::Entity::insert(super::runs::queued_row(new.clone()))
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+async fn insert_message(txn: &DatabaseTransaction, new: &NewMessage) -> Result<(), StoreError> {
+    let (input, output, cost) = match new.usage {
+        Some((i, o, c)) => (Some(i), Some(o), c),
+        None => (None, None, None),
+    };
+    message::Entity::insert(message::ActiveModel {
+        id: NotSet,
+        session_id: Set(new.session_id.clone()),
+        run_id: Set(new.run_id.clone()),
+        role: Set(new.role.clone()),
+        content: Set(new.content.clone()),
+        created_at: Set(new.created_at),
+        input_tokens: Set(input),
+        output_tokens: Set(output),
+        cost: Set(cost),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    Ok(())
+}
