@@ -226,17 +226,19 @@ fn run_end(
     let now = now_ms();
     let input = i64::try_from(out.usage.input_tokens).unwrap_or(i64::MAX);
     let output = i64::try_from(out.usage.output_tokens).unwrap_or(i64::MAX);
-    let reply = (!out.content.is_empty() || status == RunStatus::Completed).then(|| NewMessage {
-        session_id: run.session_id.clone(),
-        run_id: Some(run.run_id.clone()),
-        role: "assistant".to_owned(),
-        content: out.content.clone(),
-        created_at: now,
-        usage: Some((input, output, out.usage.cost)),
+    let reply = (!out.content.is_empty() || status == RunStatus::Completed).then(|| {
+        Box::new(NewMessage {
+            session_id: run.session_id.clone(),
+            run_id: Some(run.run_id.clone()),
+            role: "assistant".to_owned(),
+            content: out.content.clone(),
+            created_at: now,
+            usage: Some((input, output, out.usage.cost)),
+        })
     });
     RunChange::Finished {
         run_id: run.run_id.clone(),
-        finish: RunFinish {
+        finish: Box::new(RunFinish {
             status,
             stop_reason: stop_reason.map(|r| match r {
                 StopReason::EndTurn => "end_turn".to_owned(),
@@ -247,7 +249,7 @@ fn run_end(
             output_tokens: output,
             cost: out.usage.cost.unwrap_or(0.0),
             finished_at: now,
-        },
+        }),
         reply,
     }
 }

@@ -66,9 +66,9 @@ pub enum RunChange {
         /// The run.
         run_id: String,
         /// How it ended.
-        finish: RunFinish,
+        finish: Box<RunFinish>,
         /// The assistant's reply.
-        reply: Option<NewMessage>,
+        reply: Option<Box<NewMessage>>,
     },
 }
 
