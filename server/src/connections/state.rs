@@ -85,8 +85,8 @@ pub struct ConnectionState {
     /// The connection's tracing span (`connection_id`, `remote`, `protocol`; `user_id` and
     /// `role` once `connect` answered); every call's span is its child.
     pub span: tracing::Span,
-    /// The connection's outbound queue, for events of runs it started (frames only).
-    pub direct: Option<jsonrpsee::server::MethodSink>,
+    /// The connection's event path (frames only): every event for it goes there.
+    pub direct: Option<Arc<crate::ws::EventQueue>>,
     /// Frames only: subscription id (as JSON) → the `subscribe` reply the frame writer sends in
     /// place of jsonrpsee's bare id.
     subscribe_replies: Mutex<std::collections::HashMap<String, String>>,
@@ -109,7 +109,7 @@ impl ConnectionState {
         bearer: Option<Principal>,
         max_inflight: usize,
         closer: Closer,
-        direct: Option<jsonrpsee::server::MethodSink>,
+        direct: Option<Arc<crate::ws::EventQueue>>,
     ) -> ConnectionState {
         let span = tracing::info_span!(
             "connection",

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-/// An event ready for delivery. `body` is `{"event":NAME,"payload":{…}}`, serialized once and
-/// shared by every subscriber.
+/// An event ready for delivery. `body` is `{"event":NAME,"payload":{…}}`, serialized (and
+/// checked) once and shared by every subscriber: a `/ws` connection queues the `Arc` and its
+/// writer turns it into an event frame by adding the connection's `seq` (no re-parse); a `/rpc`
+/// subscription gets a plain copy of the bytes, which jsonrpsee wraps in a notification.
 #[derive(Debug, Clone)]
 pub struct HubEvent {
     /// Event name.
@@ -22,14 +24,16 @@ pub struct HubEvent {
     /// A session lifecycle event (`session.created` / `updated` / `deleted`), not in the log.
     pub lifecycle: bool,
     /// `{"event":…,"payload":…}`.
-    pub body: Arc<str>,
+    pub body: Arc<RawValue>,
 }
 
 impl HubEvent {
-    /// The body for `name` and an already-serialized `payload`.
-    pub fn body(name: &str, payload: &str) -> Arc<str> {
+    /// The body for `name` and an already-serialized `payload` (`null` if `payload` is not
+    /// JSON).
+    pub fn body(name: &str, payload: &str) -> Arc<RawValue> {
         let name = serde_json::to_string(name).unwrap_or_else(|_| "\"\"".to_owned());
-        format!("{{\"event\":{name},\"payload\":{payload}}}").into()
+        let text = format!("{{\"event\":{name},\"payload\":{payload}}}");
+        Arc::from(RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()))
     }
 
     /// A session lifecycle event for the `sessions` topic.
@@ -45,17 +49,8 @@ impl HubEvent {
         }
     }
 
-    /// The JSON-RPC notification a `/ws` connection's writer turns into an event frame.
-    pub fn notification(&self) -> Box<RawValue> {
-        let text = format!(
-            "{{\"jsonrpc\":\"2.0\",\"method\":\"event\",\"params\":{{\"subscription\":\"run\",\"result\":{}}}}}",
-            self.body
-        );
-        RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned())
-    }
-
-    /// The body as a raw JSON value (one copy of the shared bytes).
+    /// The body for one connection's queue: a copy of the shared bytes, not parsed again.
     pub fn raw_body(&self) -> Box<RawValue> {
-        RawValue::from_string(self.body.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+        self.body.as_ref().to_owned()
     }
 }

@@ -5,11 +5,29 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use jsonrpsee::server::{MethodSink, SubscriptionSink, TrySendError};
+use jsonrpsee::server::{SubscriptionSink, TrySendError};
 
 use super::{HubEvent, Topic};
 use crate::connections::ConnectionState;
 use crate::telemetry::names;
+use crate::ws::{EventQueue, QueueError};
+
+/// How far behind the listeners of an event are: how many got it, and how many of those have
+/// a backed-up queue (`/ws` only; see [`EventQueue::is_backed_up`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pressure {
+    /// Connections the event went to.
+    pub listeners: usize,
+    /// Of those, connections whose queue is backed up.
+    pub backed_up: usize,
+}
+
+impl Pressure {
+    /// Whether most listeners are behind: the producer should wait for them.
+    pub fn most_behind(&self) -> bool {
+        self.backed_up * 2 > self.listeners
+    }
+}
 
 /// The result of trying to switch a replaying subscription to live delivery.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,6 +48,9 @@ struct Subscription {
 
 struct Listener {
     conn: Arc<ConnectionState>,
+    /// The connection's own queue (`/ws`): every event goes there as its body, which the
+    /// writer turns into a frame; subscriptions on `/rpc` go through their sinks.
+    direct: Option<Arc<EventQueue>>,
     subscriptions: Vec<Subscription>,
     /// Runs this connection started with `chat.send` (frames only): their events come here
     /// when no subscription of the connection covers them.
@@ -62,8 +83,9 @@ impl EventHub {
 
     /// Delivers an event to every connection that listens to it, once per connection. A
     /// connection whose queue is full is closed as a slow consumer.
-    pub fn publish(&self, event: &HubEvent) {
+    pub fn publish(&self, event: &HubEvent) -> Pressure {
         let mut slow = Vec::new();
+        let mut pressure = Pressure::default();
         {
             let mut state = self.lock();
             if let (Some(session), Some(seq), false) =
@@ -74,18 +96,53 @@ impl EventHub {
             state
                 .listeners
                 .retain(|_, listener| match deliver(listener, event) {
-                    Delivery::Done => true,
+                    Delivery::Sent { backed_up } => {
+                        pressure.listeners += 1;
+                        pressure.backed_up += usize::from(backed_up);
+                        true
+                    }
+                    Delivery::Skipped => true,
                     Delivery::Full => {
                         slow.push(listener.conn.clone());
                         false
                     }
                 });
         }
+        if pressure.listeners > 0 {
+            metrics::counter!(names::EVENTS_DELIVERED).increment(pressure.listeners as u64);
+        }
         for conn in slow {
             metrics::counter!(names::SLOW_CONSUMERS).increment(1);
             tracing::info!(connection = %conn.id, "closing a slow consumer");
             conn.close(1008, "slow consumer");
         }
+        pressure
+    }
+
+    /// [`Pressure`] now, over the connections that would get `event`.
+    pub fn pressure(&self, event: &HubEvent) -> Pressure {
+        let state = self.lock();
+        let mut pressure = Pressure::default();
+        for listener in state.listeners.values() {
+            let listens = listener
+                .subscriptions
+                .iter()
+                .any(|s| s.topic.matches(event))
+                || event
+                    .run_id
+                    .as_deref()
+                    .is_some_and(|run| listener.runs.contains(run));
+            if listens {
+                pressure.listeners += 1;
+                pressure.backed_up += usize::from(
+                    listener
+                        .direct
+                        .as_ref()
+                        .is_some_and(|direct| direct.is_backed_up()),
+                );
+            }
+        }
+        pressure
     }
 
     /// Registers a live subscription. With `replayed_to = Some((session, seq))` it is attached
@@ -157,7 +214,7 @@ impl EventHub {
         let mut told = HashSet::new();
         for conn in connections {
             if let Some(direct) = &conn.direct {
-                let _ = direct.clone().try_send(event.notification());
+                let _ = direct.try_send(&event.body);
                 told.insert(conn.id.clone());
             }
         }
@@ -198,6 +255,7 @@ fn listener<'a>(state: &'a mut HubState, conn: &Arc<ConnectionState>) -> &'a mut
         .entry(conn.id.clone())
         .or_insert_with(|| Listener {
             conn: conn.clone(),
+            direct: conn.direct.clone(),
             subscriptions: Vec::new(),
             runs: HashSet::new(),
         })
@@ -208,12 +266,13 @@ fn subscription_key(sink: &SubscriptionSink) -> String {
 }
 
 enum Delivery {
-    Done,
+    Sent { backed_up: bool },
+    Skipped,
     Full,
 }
 
 /// Offers `event` to one connection: through its first matching subscription, else (for its
-/// own runs) directly.
+/// own runs) directly. Never more than once.
 fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
     let mut index = 0;
     while index < listener.subscriptions.len() {
@@ -226,15 +285,23 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
             && event.session_id.as_deref() == Some(session.as_str())
             && seq <= *replayed
         {
-            return Delivery::Done;
+            return Delivery::Skipped;
         }
-        match sub.sink.try_send(event.raw_body()) {
-            Ok(()) => {
-                metrics::counter!(names::EVENTS_DELIVERED).increment(1);
-                return Delivery::Done;
-            }
-            Err(TrySendError::Full(_)) => return Delivery::Full,
-            Err(TrySendError::Closed(_)) => {
+        let sent = match listener.direct.as_ref() {
+            Some(direct) => direct.try_send(&event.body),
+            None => sub
+                .sink
+                .try_send(event.raw_body())
+                .map(|()| false)
+                .map_err(|e| match e {
+                    TrySendError::Full(_) => QueueError::Full,
+                    TrySendError::Closed(_) => QueueError::Closed,
+                }),
+        };
+        match sent {
+            Ok(backed_up) => return Delivery::Sent { backed_up },
+            Err(QueueError::Full) => return Delivery::Full,
+            Err(QueueError::Closed) => {
                 listener.subscriptions.swap_remove(index);
                 listener
                     .conn
@@ -247,13 +314,12 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
         .run_id
         .as_deref()
         .is_some_and(|run| listener.runs.contains(run));
-    if let (true, Some(direct)) = (own_run, listener.conn.direct.as_ref()) {
-        let mut direct: MethodSink = direct.clone();
-        match direct.try_send(event.notification()) {
-            Ok(()) => metrics::counter!(names::EVENTS_DELIVERED).increment(1),
-            Err(TrySendError::Full(_)) => return Delivery::Full,
-            Err(TrySendError::Closed(_)) => listener.runs.clear(),
+    if let (true, Some(direct)) = (own_run, listener.direct.as_ref()) {
+        match direct.try_send(&event.body) {
+            Ok(backed_up) => return Delivery::Sent { backed_up },
+            Err(QueueError::Full) => return Delivery::Full,
+            Err(QueueError::Closed) => listener.runs.clear(),
         }
     }
-    Delivery::Done
+    Delivery::Skipped
 }

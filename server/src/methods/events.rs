@@ -9,7 +9,6 @@ use jsonrpsee::Extensions;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
 use jsonrpsee::server::{PendingSubscriptionSink, SendTimeoutError, SubscriptionSink};
 use jsonrpsee::types::ErrorObjectOwned;
-use serde_json::value::RawValue;
 use switchboard_api::rpc::EventsApiServer;
 
 use super::caller;
@@ -17,6 +16,7 @@ use crate::AppState;
 use crate::connections::ConnectionState;
 use crate::hub::{Attach, HubEvent, Topic};
 use crate::rpc::ApiError;
+use crate::ws::QueueError;
 
 /// Stored events read per replay step.
 const REPLAY_PAGE: u64 = 256;
@@ -95,18 +95,28 @@ impl EventMethods {
             crate::telemetry::record_store("events_after", read.elapsed());
             for event in &page {
                 let body = HubEvent::body(&event.event, &event.payload);
-                let raw = RawValue::from_string(body.to_string()).map_err(ApiError::internal)?;
-                match sink.send_timeout(raw, deadline).await {
+                // On `/ws` through the connection's event path, like live events (same order).
+                let sent = match &conn.direct {
+                    Some(direct) => direct.send_timeout(&body, deadline).await,
+                    None => sink
+                        .send_timeout(body.as_ref().to_owned(), deadline)
+                        .await
+                        .map_err(|e| match e {
+                            SendTimeoutError::Timeout(_) => QueueError::Full,
+                            SendTimeoutError::Closed(_) => QueueError::Closed,
+                        }),
+                };
+                match sent {
                     Ok(()) => {
                         metrics::counter!(crate::telemetry::names::EVENTS_DELIVERED).increment(1);
                         last = event.seq;
                     }
-                    Err(SendTimeoutError::Timeout(_)) => {
+                    Err(QueueError::Full) => {
                         metrics::counter!(crate::telemetry::names::SLOW_CONSUMERS).increment(1);
                         conn.close(1008, "slow consumer");
                         return Ok(false);
                     }
-                    Err(SendTimeoutError::Closed(_)) => return Ok(false),
+                    Err(QueueError::Closed) => return Ok(false),
                 }
             }
             if (page.len() as u64) < REPLAY_PAGE

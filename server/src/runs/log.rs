@@ -10,6 +10,7 @@
 //! [`PushFailure`] and fails the run.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 use switchboard_storage::{LogAppend, NewEvent, RunChange, Store, StoreError, Write, now_ms};
@@ -21,6 +22,33 @@ use crate::hub::{EventHub, HubEvent};
 const LOG_QUEUE: usize = 256;
 /// Appends stored in one write, at most (see [`SessionLog::batch_for`]).
 const MAX_BATCH: usize = 128;
+
+/// How a session log batches and paces its events.
+#[derive(Debug, Clone, Copy)]
+pub struct LogPacing {
+    /// Appends stored and published together, at most.
+    pub batch: usize,
+    /// How long the log waits, at most, for most of its listeners to catch up before it
+    /// publishes the next batch.
+    pub max_wait: Duration,
+}
+
+impl LogPacing {
+    /// For connections that queue `send_buffer` messages: batches of 1/32 of the queue (8 of
+    /// the default 256) and a wait of up to 100 ms per batch while most listeners are behind
+    /// (more than 1/32 of their queue taken). A fast stream thus goes at the pace of its
+    /// typical reader, and its readers stay close to each other; a reader slower than the rest
+    /// cannot hold it back — its queue fills and it is closed as a slow consumer.
+    pub fn for_connections(send_buffer: usize) -> LogPacing {
+        LogPacing {
+            batch: (send_buffer / 32).clamp(1, MAX_BATCH),
+            max_wait: Duration::from_millis(100),
+        }
+    }
+}
+
+/// How often a paced log looks again at its listeners' queues.
+const PACE_CHECK: Duration = Duration::from_millis(1);
 
 /// The first store failure of a run's pushed events.
 pub type PushFailure = Arc<OnceLock<String>>;
@@ -67,32 +95,23 @@ fn writer_gone() -> StoreError {
 
 impl SessionLog {
     /// Starts the writer for `session_id`; it continues after the stored last sequence.
-    /// At most `batch` appends are stored and published together.
     pub fn start(
         store: Store,
         hub: EventHub,
         session_id: &str,
         agent_id: &str,
-        batch: usize,
+        pacing: LogPacing,
     ) -> SessionLog {
         let (tx, rx) = mpsc::channel(LOG_QUEUE);
-        let session: Arc<str> = session_id.into();
-        let agent: Arc<str> = agent_id.into();
-        tokio::spawn(write(
+        let writer = Writer {
             store,
             hub,
-            session,
-            agent,
-            rx,
-            batch.clamp(1, MAX_BATCH),
-        ));
+            session: session_id.into(),
+            agent: agent_id.into(),
+            pacing,
+        };
+        tokio::spawn(writer.run(rx));
         SessionLog { tx }
-    }
-
-    /// How many events may be published at once for connections that queue `send_buffer`
-    /// messages: a quarter of it, so that a burst never fills a reader that keeps up.
-    pub fn batch_for(send_buffer: usize) -> usize {
-        (send_buffer / 4).clamp(1, MAX_BATCH)
     }
 
     /// Appends an event with `fields` plus `sessionId`, `runId` and `sessionSeq`; answers with
@@ -146,83 +165,113 @@ impl SessionLog {
     }
 }
 
-async fn write(
+/// The writer task of one session's log.
+struct Writer {
     store: Store,
     hub: EventHub,
     session: Arc<str>,
     agent: Arc<str>,
-    mut rx: mpsc::Receiver<Append>,
-    max_batch: usize,
-) {
-    let mut last = match store.get_session(&session).await {
-        Ok(Some(s)) => s.last_seq,
-        Ok(None) => -1,
-        Err(e) => {
-            tracing::warn!(error = %e, session = %session, "cannot read the session's last sequence");
-            -1
-        }
-    };
-    let mut batch: Vec<Append> = Vec::with_capacity(max_batch);
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
-        let now = now_ms();
-        let (mut events, mut runs, mut ready) = (Vec::new(), Vec::new(), Vec::new());
-        let mut counts = Vec::with_capacity(batch.len());
-        for append in &mut batch {
-            counts.push(append.events.len());
-            for event in std::mem::take(&mut append.events) {
-                let seq = last + 1 + i64::try_from(events.len()).unwrap_or(i64::MAX);
-                let (stored, hub_event) = numbered(&session, &agent, seq, event, now);
-                events.push(stored);
-                ready.push(hub_event);
-            }
-            runs.append(&mut append.runs);
-        }
-        let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
-        let write = std::time::Instant::now();
-        let result = store
-            .commit(Write::Log(LogAppend {
-                session_id: session.to_string(),
-                expected_last: last,
-                events,
-                runs,
-            }))
-            .await;
-        crate::telemetry::record_store("append_events", write.elapsed());
-        match result {
-            Ok(()) => {
-                last += n;
-                let mut ready = ready.into_iter();
-                for (append, count) in batch.drain(..).zip(counts) {
-                    let mut seq = None;
-                    for event in ready.by_ref().take(count) {
-                        seq = event.seq;
-                        hub.publish(&event);
-                    }
-                    if let Reply::Wait(done) = append.reply {
-                        let _ = done.send(Ok(seq.unwrap_or(last)));
-                    }
-                }
-            }
+    pacing: LogPacing,
+}
+
+impl Writer {
+    async fn run(self, mut rx: mpsc::Receiver<Append>) {
+        let Writer {
+            store,
+            hub,
+            session,
+            agent,
+            pacing,
+        } = &self;
+        let max_batch = pacing.batch.clamp(1, MAX_BATCH);
+        let mut last = match store.get_session(&session).await {
+            Ok(Some(s)) => s.last_seq,
+            Ok(None) => -1,
             Err(e) => {
-                tracing::warn!(error = %e, session = %session, "could not append to the session's log");
-                // The stored sequence may have moved (e.g. the session was deleted): re-read it.
-                if let Ok(Some(s)) = store.get_session(&session).await {
-                    last = s.last_seq;
+                tracing::warn!(error = %e, session = %session, "cannot read the session's last sequence");
+                -1
+            }
+        };
+        let mut batch: Vec<Append> = Vec::with_capacity(max_batch);
+        while rx.recv_many(&mut batch, max_batch).await > 0 {
+            let now = now_ms();
+            let (mut events, mut runs, mut ready) = (Vec::new(), Vec::new(), Vec::new());
+            let mut counts = Vec::with_capacity(batch.len());
+            for append in &mut batch {
+                counts.push(append.events.len());
+                for event in std::mem::take(&mut append.events) {
+                    let seq = last + 1 + i64::try_from(events.len()).unwrap_or(i64::MAX);
+                    let (stored, hub_event) = numbered(&session, &agent, seq, event, now);
+                    events.push(stored);
+                    ready.push(hub_event);
                 }
-                let detail = e.to_string();
-                for append in batch.drain(..) {
-                    match append.reply {
-                        Reply::Wait(done) => {
-                            let _ = done.send(Err(StoreError::Corrupt {
-                                table: "events",
-                                detail: detail.clone(),
-                            }));
+                runs.append(&mut append.runs);
+            }
+            let n = i64::try_from(events.len()).unwrap_or(i64::MAX);
+            let write = std::time::Instant::now();
+            let result = store
+                .commit(Write::Log(LogAppend {
+                    session_id: session.to_string(),
+                    expected_last: last,
+                    events,
+                    runs,
+                }))
+                .await;
+            crate::telemetry::record_store("append_events", write.elapsed());
+            match result {
+                Ok(()) => {
+                    last += n;
+                    let mut ready = ready.into_iter();
+                    let mut newest = None;
+                    for (append, count) in batch.drain(..).zip(counts) {
+                        let mut seq = None;
+                        for event in ready.by_ref().take(count) {
+                            seq = event.seq;
+                            let pressure = hub.publish(&event);
+                            newest = Some((event, pressure));
                         }
-                        Reply::Push(failure) => {
-                            let _ = failure.set(detail.clone());
+                        if let Reply::Wait(done) = append.reply {
+                            let _ = done.send(Ok(seq.unwrap_or(last)));
+                        }
+                    }
+                    if let Some((event, pressure)) = newest
+                        && pressure.most_behind()
+                    {
+                        self.wait_for_listeners(&event).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, session = %session, "could not append to the session's log");
+                    // The stored sequence may have moved (e.g. the session was deleted): re-read it.
+                    if let Ok(Some(s)) = store.get_session(&session).await {
+                        last = s.last_seq;
+                    }
+                    let detail = e.to_string();
+                    for append in batch.drain(..) {
+                        match append.reply {
+                            Reply::Wait(done) => {
+                                let _ = done.send(Err(StoreError::Corrupt {
+                                    table: "events",
+                                    detail: detail.clone(),
+                                }));
+                            }
+                            Reply::Push(failure) => {
+                                let _ = failure.set(detail.clone());
+                            }
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Waits (at most `pacing.max_wait`) until most listeners of `event` have caught up.
+    async fn wait_for_listeners(&self, event: &HubEvent) {
+        let until = tokio::time::Instant::now() + self.pacing.max_wait;
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(PACE_CHECK).await;
+            if !self.hub.pressure(event).most_behind() {
+                return;
             }
         }
     }

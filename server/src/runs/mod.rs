@@ -10,7 +10,7 @@ mod log;
 
 pub use idempotency::{FirstRun, IDEMPOTENCY_WINDOW, IdempotencyKeys};
 pub use limiter::ChatLimiter;
-pub use log::{LogEvent, PushFailure, SessionLog};
+pub use log::{LogEvent, LogPacing, PushFailure, SessionLog};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -100,8 +100,8 @@ struct Inner {
     agents: HashMap<String, Agent>,
     run_timeout: Duration,
     max_queued: usize,
-    /// Appends a session log stores and publishes together, at most.
-    log_batch: usize,
+    /// How session logs batch and pace their events.
+    log_pacing: LogPacing,
     /// A std mutex held for map updates only, never across an `.await`.
     sessions: Mutex<HashMap<String, SessionRuns>>,
 }
@@ -132,7 +132,7 @@ impl RunManager {
                 agents: build_agents(config),
                 run_timeout: config.agents.run_timeout(),
                 max_queued: config.limits.max_queued_runs,
-                log_batch: SessionLog::batch_for(config.server.send_buffer),
+                log_pacing: LogPacing::for_connections(config.server.send_buffer),
                 sessions: Mutex::new(HashMap::new()),
             }),
             idempotency: Arc::new(IdempotencyKeys::default()),
@@ -241,7 +241,7 @@ impl RunManager {
             self.inner.hub.clone(),
             &session.id,
             &session.agent_id,
-            self.inner.log_batch,
+            self.inner.log_pacing,
         );
         tokio::spawn(execute::work(self.inner.clone(), session.id.clone(), rx));
         SessionRuns {

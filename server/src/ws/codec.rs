@@ -2,6 +2,7 @@
 //! or notification) into a `res` or `event` frame. Knows nothing of roles or sessions.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use jsonrpsee::types::Id;
 use serde::{Deserialize, Serialize};
@@ -181,6 +182,23 @@ fn error_body(e: RpcError) -> ErrorBody {
     }
 }
 
+/// How an event body from the hub (`{"event":…,"payload":…}`) starts; a JSON-RPC message
+/// starts with `{"jsonrpc"`.
+const EVENT_BODY_PREFIX: &str = "{\"event\":";
+
+/// The event frame for a hub body (after its prefix), without parsing it again:
+/// `{"type":"event","event":…,"payload":…,"seq":N}`.
+fn event_frame(body_after_prefix: &str, seq: u64) -> String {
+    let inner = body_after_prefix
+        .strip_suffix('}')
+        .unwrap_or(body_after_prefix);
+    let mut frame = String::with_capacity(inner.len() + 48);
+    frame.push_str("{\"type\":\"event\",\"event\":");
+    frame.push_str(inner);
+    let _ = write!(frame, ",\"seq\":{seq}}}");
+    frame
+}
+
 /// One outbound JSON-RPC message as a frame; `seq` counts the events of this connection.
 #[cfg(test)]
 pub(crate) fn to_frame(message: &RawValue, seq: &mut u64) -> Option<String> {
@@ -194,6 +212,10 @@ pub(crate) fn to_frame_with(
     seq: &mut u64,
     replace: &dyn Fn(&str) -> Option<String>,
 ) -> Option<String> {
+    if let Some(body) = message.get().strip_prefix(EVENT_BODY_PREFIX) {
+        *seq += 1;
+        return Some(event_frame(body, *seq));
+    }
     let m: OutMessage<'_> = serde_json::from_str(message.get()).ok()?;
     if let Some(params) = m.params {
         *seq += 1;
@@ -343,5 +365,10 @@ mod tests {
             r#"{"type":"event","event":"chat","payload":{"delta":"hi"},"seq":1}"#
         );
         assert_eq!(seq, 1);
+        let body = crate::hub::HubEvent::body("chat", r#"{"delta":"hi","chunk":"hi"}"#);
+        assert_eq!(
+            to_frame(&body, &mut seq).unwrap(),
+            r#"{"type":"event","event":"chat","payload":{"delta":"hi","chunk":"hi"},"seq":2}"#
+        );
     }
 }

@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::FrameRpcService;
 use super::codec::{parse_request, to_frame_with};
+use super::{EventQueue, FrameRpcService};
 use crate::connections::{Closer, ConnectionRegistry, ConnectionState, Protocol};
 use crate::hub::EventHub;
 
@@ -27,6 +27,9 @@ use crate::hub::EventHub;
 /// endpoints' subscriptions can never share a connection id.
 const FRAME_CONNECTION_ID_BASE: usize = 1 << 48;
 static NEXT_FRAME_CONNECTION: AtomicUsize = AtomicUsize::new(0);
+
+/// Queued messages written with one flush, at most.
+const WRITE_BATCH: usize = 16;
 
 /// Close codes.
 const CLOSE_NORMAL: u16 = 1000;
@@ -98,6 +101,7 @@ pub async fn serve_connection<L>(
     let (tx, rx) = mpsc::channel::<Box<RawValue>>(limits.send_buffer);
     let max_response = u32::try_from(limits.max_response_bytes).unwrap_or(u32::MAX);
     let sink = MethodSink::new_with_limit(tx, max_response);
+    let events = Arc::new(EventQueue::new(sink.clone()));
     let close = CloseSignal::default();
     let closer = {
         let close = close.clone();
@@ -110,7 +114,7 @@ pub async fn serve_connection<L>(
         bearer,
         limits.max_inflight,
         closer,
-        Some(sink.clone()),
+        Some(events.clone()),
     ));
     let _registration = registry.register(state.clone());
     tracing::info!(parent: &state.span, "connection opened");
@@ -130,6 +134,7 @@ pub async fn serve_connection<L>(
     let writer = tokio::spawn(write_frames(
         ws_tx,
         rx,
+        events,
         close.clone(),
         limits.clone(),
         state.clone(),
@@ -313,11 +318,17 @@ async fn deliver(
 async fn write_frames(
     mut ws_tx: SplitSink<WebSocket, Message>,
     mut rx: mpsc::Receiver<Box<RawValue>>,
+    events: Arc<EventQueue>,
     close: CloseSignal,
     limits: FrameLimits,
     state: Arc<ConnectionState>,
 ) {
     let replace = |result: &str| state.take_subscribe_reply(result);
+    // A marker in the channel stands for the next event body in `events`.
+    let frame = |json: Box<RawValue>, seq: &mut u64| match events.body_for(&json) {
+        Some(body) => to_frame_with(&body, seq, &replace),
+        None => to_frame_with(&json, seq, &replace),
+    };
     let challenge = serde_json::json!({
         "type": "event",
         "event": "connect.challenge",
@@ -326,26 +337,40 @@ async fn write_frames(
     let mut seq = 0u64;
     let mut ping =
         tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
-    let mut pending = Some(Message::Text(challenge.to_string().into()));
+    let mut batch = vec![Message::Text(challenge.to_string().into())];
     loop {
-        let outgoing = match pending.take() {
-            Some(message) => message,
-            None => tokio::select! {
+        if batch.is_empty() {
+            let first = tokio::select! {
                 biased;
                 () = close.token.cancelled() => break,
                 queued = rx.recv() => match queued {
-                    Some(json) => match to_frame_with(&json, &mut seq, &replace) {
+                    Some(json) => match frame(json, &mut seq) {
                         Some(frame) => Message::Text(frame.into()),
                         None => continue,
                     },
                     None => break,
                 },
                 _ = ping.tick() => Message::Ping(Default::default()),
-            },
+            };
+            batch.push(first);
+            // Whatever else is queued goes out with it: one flush (one syscall) for many
+            // frames when events come fast.
+            while batch.len() < WRITE_BATCH {
+                let Ok(json) = rx.try_recv() else { break };
+                if let Some(text) = frame(json, &mut seq) {
+                    batch.push(Message::Text(text.into()));
+                }
+            }
+        }
+        let write = async {
+            for message in batch.drain(..) {
+                ws_tx.feed(message).await?;
+            }
+            ws_tx.flush().await
         };
         let sent = tokio::select! {
             () = close.token.cancelled() => break,
-            sent = tokio::time::timeout(limits.write_timeout, ws_tx.send(outgoing)) => sent,
+            sent = tokio::time::timeout(limits.write_timeout, write) => sent,
         };
         match sent {
             Ok(Ok(())) => {}

@@ -4,7 +4,9 @@
 
 mod codec;
 mod connection;
+mod outbound;
 mod service;
 
 pub use connection::{FrameLimits, next_connection_id, serve_connection};
+pub use outbound::{EventQueue, QueueError};
 pub use service::FrameRpcService;

@@ -197,6 +197,35 @@ async fn call(socket: &mut Socket, id: u64, method: &str, params: Value) -> anyh
     }
 }
 
+/// `(seq, payload.sessionSeq)` of an event frame; `None` for any other frame. Only the
+/// numbers are read — the frame's own `seq` is its last field, `sessionSeq` is near the start
+/// of the payload — so that the viewers, not the server, are never the bottleneck; anything
+/// unexpected falls back to a full parse.
+fn event_seqs(text: &str) -> Option<(u64, i64)> {
+    fn number_after<T: std::str::FromStr>(text: &str, at: usize) -> Option<T> {
+        let digits = &text[at..];
+        let end = digits
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(digits.len());
+        digits[..end].parse().ok()
+    }
+    if !text.starts_with(r#"{"type":"event","#) {
+        return None;
+    }
+    let quick = (|| {
+        let conn = text.rfind(r#","seq":"#)? + r#","seq":"#.len();
+        let session = text.find(r#""sessionSeq":"#)? + r#""sessionSeq":"#.len();
+        Some((number_after(text, conn)?, number_after(text, session)?))
+    })();
+    quick.or_else(|| {
+        let frame: Value = serde_json::from_str(text).ok()?;
+        Some((
+            frame["seq"].as_u64()?,
+            frame["payload"]["sessionSeq"].as_i64().unwrap_or(0),
+        ))
+    })
+}
+
 /// `fanout`: one operator streams a `words`-word echo reply while `viewers` follow the session.
 pub(super) async fn fanout(
     url: &str,
@@ -233,14 +262,9 @@ pub(super) async fn fanout(
                     gaps += 1;
                     break;
                 };
-                let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+                let Some((conn_seq, seq)) = event_seqs(&text) else {
                     continue;
                 };
-                if frame["type"] != "event" {
-                    continue;
-                }
-                let conn_seq = frame["seq"].as_u64().unwrap_or(0);
-                let seq = frame["payload"]["sessionSeq"].as_i64().unwrap_or(0);
                 if conn_seq != last_conn + 1 || seq != last_seq + 1 {
                     gaps += 1;
                 }

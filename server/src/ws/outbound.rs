@@ -1,0 +1,113 @@
+//! `EventQueue`: how events reach a `/ws` connection's writer without a copy per connection.
+//! The connection's one outbound channel (jsonrpsee's `MethodSink`, bounded by
+//! `server.send_buffer`) carries responses and, for each event, a tiny marker; the event's
+//! body — serialized once, shared by every subscriber — waits beside it in a FIFO of `Arc`s.
+//! Marker and body are queued under one lock, so the writer finds bodies in marker order, and
+//! a full channel still means a slow consumer.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use jsonrpsee::server::{MethodSink, TrySendError};
+use serde_json::value::RawValue;
+
+/// What stands in the channel for the next queued event body.
+const MARKER: &str = "0";
+
+/// Why an event could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueError {
+    /// The connection's queue is full (a slow consumer).
+    Full,
+    /// The connection is gone.
+    Closed,
+}
+
+/// A `/ws` connection's event path. See the module docs.
+#[derive(Debug)]
+pub struct EventQueue {
+    inner: Mutex<Inner>,
+    /// A handle for waiting for room, outside the lock.
+    waiter: MethodSink,
+}
+
+#[derive(Debug)]
+struct Inner {
+    sink: MethodSink,
+    bodies: VecDeque<Arc<RawValue>>,
+}
+
+impl EventQueue {
+    /// The event path over the connection's outbound channel.
+    pub fn new(sink: MethodSink) -> EventQueue {
+        EventQueue {
+            waiter: sink.clone(),
+            inner: Mutex::new(Inner {
+                sink,
+                bodies: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `body` (`{"event":…,"payload":…}`) if there is room; never waits. Answers
+    /// whether the queue is now [backed up](Self::is_backed_up).
+    pub fn try_send(&self, body: &Arc<RawValue>) -> Result<bool, QueueError> {
+        let mut inner = self.lock();
+        match inner.sink.try_send(marker()) {
+            Ok(()) => {
+                inner.bodies.push_back(body.clone());
+                Ok(backed_up(&inner.sink))
+            }
+            Err(TrySendError::Full(_)) => Err(QueueError::Full),
+            Err(TrySendError::Closed(_)) => Err(QueueError::Closed),
+        }
+    }
+
+    /// Queues `body`, waiting at most `timeout` for room (replay: paced by the reader).
+    pub async fn send_timeout(
+        &self,
+        body: &Arc<RawValue>,
+        timeout: Duration,
+    ) -> Result<(), QueueError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.try_send(body) {
+                Err(QueueError::Full) => {}
+                Ok(_) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            match tokio::time::timeout_at(deadline, self.waiter.has_capacity()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(QueueError::Closed),
+                Err(_) => return Err(QueueError::Full),
+            }
+        }
+    }
+
+    /// Whether more than 1/32 of the queue is taken (8 of the default 256): the reader is behind
+    /// the stream.
+    pub fn is_backed_up(&self) -> bool {
+        backed_up(&self.waiter)
+    }
+
+    /// The body a marker stands for (the writer's side), if `message` is a marker.
+    pub fn body_for(&self, message: &RawValue) -> Option<Arc<RawValue>> {
+        if message.get() != MARKER {
+            return None;
+        }
+        self.lock().bodies.pop_front()
+    }
+}
+
+fn backed_up(sink: &MethodSink) -> bool {
+    sink.capacity() < sink.max_capacity() - sink.max_capacity() / 32
+}
+
+fn marker() -> Box<RawValue> {
+    RawValue::from_string(MARKER.to_owned()).unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
