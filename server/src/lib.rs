@@ -5,7 +5,7 @@
 
 pub mod agent;
 pub mod approvals;
-mod audit;
+pub mod audit;
 pub mod cli;
 pub mod connections;
 pub mod gate;

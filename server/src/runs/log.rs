@@ -184,7 +184,7 @@ impl Writer {
             pacing,
         } = &self;
         let max_batch = pacing.batch.clamp(1, MAX_BATCH);
-        let mut last = match store.get_session(&session).await {
+        let mut last = match store.get_session(session).await {
             Ok(Some(s)) => s.last_seq,
             Ok(None) => -1,
             Err(e) => {
@@ -201,7 +201,7 @@ impl Writer {
                 counts.push(append.events.len());
                 for event in std::mem::take(&mut append.events) {
                     let seq = last + 1 + i64::try_from(events.len()).unwrap_or(i64::MAX);
-                    let (stored, hub_event) = numbered(&session, &agent, seq, event, now);
+                    let (stored, hub_event) = number_event(session, agent, seq, event, now);
                     events.push(stored);
                     ready.push(hub_event);
                 }
@@ -243,7 +243,7 @@ impl Writer {
                 Err(e) => {
                     tracing::warn!(error = %e, session = %session, "could not append to the session's log");
                     // The stored sequence may have moved (e.g. the session was deleted): re-read it.
-                    if let Ok(Some(s)) = store.get_session(&session).await {
+                    if let Ok(Some(s)) = store.get_session(session).await {
                         last = s.last_seq;
                     }
                     let detail = e.to_string();
@@ -277,9 +277,9 @@ impl Writer {
     }
 }
 
-/// `event` as number `seq`: the row to store and the event to publish once it is stored. Its
-/// payload has `sessionId`, `runId` and `sessionSeq` first.
-fn numbered(
+/// `event` as number `seq` of `session`: the row to store and the event to publish once it is
+/// stored. Its payload has `sessionId`, `runId` and `sessionSeq` first, and is serialized once.
+pub fn number_event(
     session: &Arc<str>,
     agent: &Arc<str>,
     seq: i64,

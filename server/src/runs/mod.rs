@@ -10,7 +10,7 @@ mod log;
 
 pub use idempotency::{FirstRun, IDEMPOTENCY_WINDOW, IdempotencyKeys};
 pub use limiter::ChatLimiter;
-pub use log::{LogEvent, LogPacing, PushFailure, SessionLog};
+pub use log::{LogEvent, LogPacing, PushFailure, SessionLog, number_event};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use switchboard_api::{ErrorCode, ErrorData};
 
 /// A request frame's parts: id, method, params.
-pub(crate) type FrameRequest = (Id<'static>, String, Option<Box<RawValue>>);
+pub type FrameRequest = (Id<'static>, String, Option<Box<RawValue>>);
 
 #[derive(Deserialize)]
 struct InFrame<'a> {
@@ -27,7 +27,7 @@ struct InFrame<'a> {
 
 /// Parses a `req` frame. A malformed one yields the JSON-RPC error message (−32600, with the
 /// frame's id when it had a usable one) that the writer turns into an `INVALID_REQUEST` reply.
-pub(crate) fn parse_request(text: &str) -> Result<FrameRequest, Box<RawValue>> {
+pub fn parse_request(text: &str) -> Result<FrameRequest, Box<RawValue>> {
     // serde would also read a JSON array into the struct, field by field.
     let is_object = text.trim_start().starts_with('{');
     let frame: InFrame<'_> = match serde_json::from_str(text) {
@@ -207,7 +207,7 @@ pub(crate) fn to_frame(message: &RawValue, seq: &mut u64) -> Option<String> {
 
 /// [`to_frame`], where `replace(result)` may give a success response another payload (the
 /// `subscribe` reply in place of jsonrpsee's bare subscription id).
-pub(crate) fn to_frame_with(
+pub fn to_frame_with(
     message: &RawValue,
     seq: &mut u64,
     replace: &dyn Fn(&str) -> Option<String>,

@@ -2,7 +2,7 @@
 //! JSON-RPC calls that go through the same role gate into the same `Methods` as `/rpc`, and
 //! JSON-RPC responses and notifications become frames again in one writer task.
 
-mod codec;
+pub mod codec;
 mod connection;
 mod outbound;
 mod service;
