@@ -2,8 +2,10 @@
 //! has answered, then concurrently up to the in-flight bound), and one writer that turns the
 //! connection's bounded outbound queue into frames, pings, and closes with a typed reason.
 
+use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -214,14 +216,26 @@ pub async fn serve_connection<L>(
                 Err(_) => break,
             },
         };
-        let service = service.clone();
+        // Most calls finish without waiting (`health`, reads served from memory): those are
+        // answered here, without a task of their own; the rest go on in one.
+        let mut call = {
+            let service = service.clone();
+            Box::pin(async move { service.call(request).await })
+        };
+        if let Poll::Ready(response) = poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+            drop(permit);
+            if !deliver(&sink, response, &close, limits.write_timeout).await {
+                break;
+            }
+            continue;
+        }
         let sink = sink.clone();
         let close = close.clone();
         let write_timeout = limits.write_timeout;
         tokio::spawn(async move {
             let response = tokio::select! {
                 () = close.token.cancelled() => return,
-                response = service.call(request) => response,
+                response = call => response,
             };
             deliver(&sink, response, &close, write_timeout).await;
             drop(permit);
