@@ -149,22 +149,30 @@ pub async fn serve_connection<L>(
     let mut connected = false;
     // Whether the peer ended the connection (then there is no close handshake to wait for).
     let mut peer_ended = false;
-    let mut deadline = Instant::now() + limits.read_timeout;
+    // One timer for the read deadline, moved only when it fires (not re-armed per frame).
+    let mut last_read = Instant::now();
+    let read_deadline = tokio::time::sleep(limits.read_timeout);
+    tokio::pin!(read_deadline);
     loop {
         let next = tokio::select! {
             () = close.token.cancelled() => break,
-            next = tokio::time::timeout_at(deadline, ws_rx.next()) => next,
+            () = &mut read_deadline => {
+                let due = last_read + limits.read_timeout;
+                if due <= Instant::now() {
+                    close.close(CLOSE_GOING_AWAY, "read timeout");
+                    break;
+                }
+                read_deadline.as_mut().reset(due);
+                continue;
+            }
+            next = ws_rx.next() => next,
         };
         let message = match next {
-            Err(_elapsed) => {
-                close.close(CLOSE_GOING_AWAY, "read timeout");
-                break;
-            }
-            Ok(None | Some(Ok(Message::Close(_)))) => {
+            None | Some(Ok(Message::Close(_))) => {
                 peer_ended = true;
                 break;
             }
-            Ok(Some(Err(e))) => {
+            Some(Err(e)) => {
                 if is_too_big(&e) {
                     close.close(CLOSE_TOO_BIG, "frame too large");
                 } else {
@@ -173,9 +181,9 @@ pub async fn serve_connection<L>(
                 }
                 break;
             }
-            Ok(Some(Ok(message))) => message,
+            Some(Ok(message)) => message,
         };
-        deadline = Instant::now() + limits.read_timeout;
+        last_read = Instant::now();
         let text = match message {
             Message::Text(text) => text.as_str().to_owned(),
             Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
