@@ -1,6 +1,7 @@
 //! `TokenVerifier`: resolves a presented token to a principal (admin token, cache, store +
 //! argon2), and creates and revokes stored tokens.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,6 +80,9 @@ struct Inner {
     admin_digest: Option<TokenDigest>,
     cache: VerifiedCache,
     hashing: Semaphore,
+    /// Tokens being verified now: callers presenting the same token wait for the first one's
+    /// verification instead of each running argon2 (a reconnect storm costs one hash).
+    verifying: std::sync::Mutex<HashMap<TokenDigest, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl TokenVerifier {
@@ -90,6 +94,7 @@ impl TokenVerifier {
                 admin_digest: options.admin_token.as_deref().map(digest),
                 cache: VerifiedCache::new(options.cache_ttl),
                 hashing: Semaphore::new(MAX_CONCURRENT_HASHES),
+                verifying: std::sync::Mutex::default(),
             }),
         }
     }
@@ -113,13 +118,58 @@ impl TokenVerifier {
                 role: Role::Admin,
             });
         }
-        let now = now_ms();
-        match self.inner.cache.get(&presented, now) {
-            Some(CacheHit::Valid(principal)) => return Ok(principal),
-            Some(CacheHit::Expired) => return Err(AuthError::Expired),
-            None => {}
+        if let Some(hit) = self.cached(&presented) {
+            return hit;
         }
         let id = parse_token(token).ok_or(AuthError::Invalid)?.id;
+        // One verification per token at a time; whoever waited finds the result cached.
+        let slot = self.verifying_slot(presented);
+        let _turn = slot.lock().await;
+        if let Some(hit) = self.cached(&presented) {
+            self.release_slot(presented, &slot);
+            return hit;
+        }
+        let result = self.verify_stored(token, id, presented).await;
+        self.release_slot(presented, &slot);
+        result
+    }
+
+    fn cached(&self, presented: &TokenDigest) -> Option<Result<Principal, AuthError>> {
+        match self.inner.cache.get(presented, now_ms())? {
+            CacheHit::Valid(principal) => Some(Ok(principal)),
+            CacheHit::Expired => Some(Err(AuthError::Expired)),
+        }
+    }
+
+    fn verifying_slot(&self, presented: TokenDigest) -> Arc<tokio::sync::Mutex<()>> {
+        let mut verifying = self
+            .inner
+            .verifying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        verifying.entry(presented).or_default().clone()
+    }
+
+    /// Forgets the slot once no one else holds it.
+    fn release_slot(&self, presented: TokenDigest, slot: &Arc<tokio::sync::Mutex<()>>) {
+        let mut verifying = self
+            .inner
+            .verifying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(slot) <= 2 {
+            verifying.remove(&presented);
+        }
+    }
+
+    /// The full check against the store: argon2id, revocation, expiry; caches a success.
+    async fn verify_stored(
+        &self,
+        token: &str,
+        id: &str,
+        presented: TokenDigest,
+    ) -> Result<Principal, AuthError> {
+        let now = now_ms();
         let record = self
             .inner
             .store

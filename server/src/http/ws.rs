@@ -16,7 +16,7 @@ use crate::ws::serve_connection;
 
 /// Bytes tungstenite reads from the socket at a time (its default is 128 KiB per connection,
 /// which idle connections would pay for).
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 pub(super) async fn ws(
     State(endpoints): State<Arc<Endpoints>>,

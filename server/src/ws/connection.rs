@@ -205,9 +205,11 @@ pub async fn serve_connection<L>(
         // `connect` and a call is not refused.
         if !connected {
             let is_connect = request.method_name() == "connect";
+            // Boxed: kept inline, this call's future would size every idle connection's task.
+            let call = Box::pin(service.call(request));
             let response = tokio::select! {
                 () = close.token.cancelled() => break,
-                response = service.call(request) => response,
+                response = call => response,
             };
             connected = is_connect && response.is_success();
             if !deliver(&sink, response, &close, limits.write_timeout).await {
@@ -351,15 +353,18 @@ async fn write_frames(
         Some(body) => to_frame_with(&body, seq, &replace),
         None => to_frame_with(&json, seq, &replace),
     };
+    // Only the text is kept: a JSON value held for the connection's life would cost every idle
+    // connection its map nodes.
     let challenge = serde_json::json!({
         "type": "event",
         "event": "connect.challenge",
         "payload": { "nonce": nonce(), "ts": switchboard_storage::now_ms() },
-    });
+    })
+    .to_string();
     let mut seq = 0u64;
     let mut ping =
         tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
-    let mut batch = vec![Message::Text(challenge.to_string().into())];
+    let mut batch = vec![Message::Text(challenge.into())];
     loop {
         if batch.is_empty() {
             let first = tokio::select! {
