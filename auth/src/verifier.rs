@@ -83,6 +83,8 @@ struct Inner {
     /// Tokens being verified now: callers presenting the same token wait for the first one's
     /// verification instead of each running argon2 (a reconnect storm costs one hash).
     verifying: std::sync::Mutex<HashMap<TokenDigest, Arc<tokio::sync::Mutex<()>>>>,
+    /// Full (argon2) verifications run since start.
+    hashes_checked: std::sync::atomic::AtomicU64,
 }
 
 impl TokenVerifier {
@@ -95,8 +97,16 @@ impl TokenVerifier {
                 cache: VerifiedCache::new(options.cache_ttl),
                 hashing: Semaphore::new(MAX_CONCURRENT_HASHES),
                 verifying: std::sync::Mutex::default(),
+                hashes_checked: std::sync::atomic::AtomicU64::new(0),
             }),
         }
+    }
+
+    /// Full (argon2) verifications run since start; a cache hit runs none.
+    pub fn hashes_checked(&self) -> u64 {
+        self.inner
+            .hashes_checked
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The cache (for inspection).
@@ -185,6 +195,9 @@ impl TokenVerifier {
                 .map_err(|e| AuthError::Internal(e.to_string()))?;
             let token = token.to_owned();
             let hash = record.hash.clone();
+            self.inner
+                .hashes_checked
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::task::spawn_blocking(move || verify_token_hash(&token, &hash))
                 .await
                 .map_err(|e| AuthError::Internal(format!("verification task: {e}")))?

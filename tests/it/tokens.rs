@@ -47,6 +47,35 @@ async fn created_token_is_stored_only_as_an_argon2id_hash_and_verifies() {
 }
 
 #[tokio::test]
+async fn a_burst_of_checks_of_one_uncached_token_runs_argon2_once() {
+    let b = &backends().await[0];
+    let v = verifier(&b.store, Duration::from_secs(60));
+    let created = v.create("burst", Role::Viewer, None).await.unwrap();
+    let checks = (0..16).map(|_| v.verify(&created.token));
+    let principals = futures_util::future::join_all(checks).await;
+    assert!(
+        principals
+            .iter()
+            .all(|p| p.as_ref().unwrap().role == Role::Viewer)
+    );
+    assert_eq!(
+        v.hashes_checked(),
+        1,
+        "the others waited for the first check"
+    );
+    // A wrong secret is never cached: each attempt is checked (and refused).
+    let wrong = format!(
+        "{}_{}",
+        created.token.rsplit_once('_').unwrap().0,
+        "0".repeat(64)
+    );
+    for _ in 0..2 {
+        assert!(matches!(v.verify(&wrong).await, Err(AuthError::Invalid)));
+    }
+    assert_eq!(v.hashes_checked(), 3);
+}
+
+#[tokio::test]
 async fn a_wrong_secret_for_a_real_id_is_invalid_never_a_lesser_role() {
     for b in backends().await {
         let v = verifier(&b.store, Duration::from_secs(60));
