@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use switchboard_api::types::{ChatSendResult, StopReason};
 use switchboard_api::{ErrorCode, RunStatus};
-use switchboard_storage::{NewMessage, RunChange, RunFinish, now_ms};
+use switchboard_storage::{NewMessage, RunChange, RunFinish, SessionRecord, now_ms};
 use tokio::sync::mpsc;
 
 use super::{Inner, LogEvent, Pending, QueuedRun, RunOutcome, SessionLog, WORKER_IDLE};
@@ -179,9 +179,13 @@ async fn finish(
     let write = std::time::Instant::now();
     let stored = log.emit_all(events, vec![change]).await;
     crate::telemetry::record_store("finish_run", write.elapsed());
-    if stored.is_ok() {
-        announce_update(inner, &run.session_id).await;
-    }
+    let stored = match stored {
+        Ok(appended) => {
+            announce_update(inner, &run.session_id, appended.session).await;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
     if let Err(e) = stored {
         tracing::warn!(run = %run.run_id, error = %e, "could not store the end of a run");
         return failed(
@@ -254,8 +258,14 @@ fn run_end(
     }
 }
 
-async fn announce_update(inner: &Inner, session_id: &str) {
-    if let Ok(Some(session)) = inner.store.get_session(session_id).await {
+/// Tells the `sessions` topic about the session as the run's last write left it (read again
+/// only if the write did not return it).
+async fn announce_update(inner: &Inner, session_id: &str, session: Option<SessionRecord>) {
+    let session = match session {
+        Some(session) => Some(session),
+        None => inner.store.get_session(session_id).await.ok().flatten(),
+    };
+    if let Some(session) = session {
         let summary = json!({
             "id": session.id,
             "agentId": session.agent_id,

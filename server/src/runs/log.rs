@@ -13,7 +13,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use switchboard_storage::{LogAppend, NewEvent, RunChange, Store, StoreError, Write, now_ms};
+use switchboard_storage::{
+    LogAppend, NewEvent, RunChange, SessionRecord, Store, StoreError, Write, now_ms,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::hub::{EventHub, HubEvent};
@@ -53,6 +55,15 @@ const PACE_CHECK: Duration = Duration::from_millis(1);
 /// The first store failure of a run's pushed events.
 pub type PushFailure = Arc<OnceLock<String>>;
 
+/// What an awaited append answers once stored and published.
+#[derive(Debug)]
+pub struct Appended {
+    /// The sequence number of its last event.
+    pub seq: i64,
+    /// The session as the write left it.
+    pub session: Option<SessionRecord>,
+}
+
 /// One event to append.
 #[derive(Debug)]
 pub struct LogEvent {
@@ -67,7 +78,7 @@ pub struct LogEvent {
 #[derive(Debug)]
 enum Reply {
     /// Answer the last event's sequence number once stored and published.
-    Wait(oneshot::Sender<Result<i64, StoreError>>),
+    Wait(oneshot::Sender<Result<Appended, StoreError>>),
     /// Nobody waits; a failure is kept here.
     Push(PushFailure),
 }
@@ -127,7 +138,9 @@ impl SessionLog {
             name,
             fields,
         };
-        self.emit_all(vec![event], Vec::new()).await
+        self.emit_all(vec![event], Vec::new())
+            .await
+            .map(|appended| appended.seq)
     }
 
     /// Appends `events` and stores the `runs` changes with them, all or nothing; answers with
@@ -136,7 +149,7 @@ impl SessionLog {
         &self,
         events: Vec<LogEvent>,
         runs: Vec<RunChange>,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Appended, StoreError> {
         let (done, answer) = oneshot::channel();
         let append = Append {
             events,
@@ -219,7 +232,7 @@ impl Writer {
                 .await;
             crate::telemetry::record_store("append_events", write.elapsed());
             match result {
-                Ok(()) => {
+                Ok(session_now) => {
                     last += n;
                     let mut ready = ready.into_iter();
                     let mut newest = None;
@@ -231,7 +244,10 @@ impl Writer {
                             newest = Some((event, pressure));
                         }
                         if let Reply::Wait(done) = append.reply {
-                            let _ = done.send(Ok(seq.unwrap_or(last)));
+                            let _ = done.send(Ok(Appended {
+                                seq: seq.unwrap_or(last),
+                                session: session_now.clone(),
+                            }));
                         }
                     }
                     if let Some((event, pressure)) = newest

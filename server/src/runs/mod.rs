@@ -10,7 +10,7 @@ mod log;
 
 pub use idempotency::{FirstRun, IDEMPOTENCY_WINDOW, IdempotencyKeys};
 pub use limiter::ChatLimiter;
-pub use log::{LogEvent, LogPacing, PushFailure, SessionLog, number_event};
+pub use log::{Appended, LogEvent, LogPacing, PushFailure, SessionLog, number_event};
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -231,7 +231,8 @@ impl RunManager {
         let started = std::time::Instant::now();
         let stored = self.inner.store.commit(write).await;
         crate::telemetry::record_store("record_run", started.elapsed());
-        Ok(stored?)
+        stored?;
+        Ok(())
     }
 
     fn start_worker(&self, session: &SessionRecord) -> SessionRuns {

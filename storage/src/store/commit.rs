@@ -14,7 +14,7 @@ use switchboard_api::RunStatus;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::rows;
-use super::{NewEvent, NewMessage, NewRun, RunFinish, Store};
+use super::{NewEvent, NewMessage, NewRun, RunFinish, SessionRecord, Store};
 use crate::StoreError;
 use crate::entity::{message, run, session};
 
@@ -72,9 +72,12 @@ pub enum RunChange {
     },
 }
 
+/// What a committed write gives back: for a log append, the session as it now is.
+type Output = Option<SessionRecord>;
+
 struct Request {
     write: Write,
-    done: oneshot::Sender<Result<(), StoreError>>,
+    done: oneshot::Sender<Result<Output, StoreError>>,
 }
 
 /// The handle to the writer task.
@@ -100,8 +103,8 @@ impl Committer {
 
 impl Store {
     /// Applies `write` atomically, together with whatever other writes are waiting; answers
-    /// once it is committed.
-    pub async fn commit(&self, write: Write) -> Result<(), StoreError> {
+    /// once it is committed — for a [`Write::Log`], with the session as it now is.
+    pub async fn commit(&self, write: Write) -> Result<Option<SessionRecord>, StoreError> {
         let (done, answer) = oneshot::channel();
         self.committer
             .tx
@@ -121,9 +124,9 @@ async fn write_batches(db: DatabaseConnection, mut rx: mpsc::Receiver<Request>) 
             apply_together(&db, &batch).await.map_err(Some)
         };
         match together {
-            Ok(()) => {
-                for request in batch.drain(..) {
-                    let _ = request.done.send(Ok(()));
+            Ok(outputs) => {
+                for (request, output) in batch.drain(..).zip(outputs) {
+                    let _ = request.done.send(Ok(output));
                 }
             }
             Err(_) => {
@@ -138,23 +141,27 @@ async fn write_batches(db: DatabaseConnection, mut rx: mpsc::Receiver<Request>) 
     }
 }
 
-async fn apply_together(db: &DatabaseConnection, batch: &[Request]) -> Result<(), StoreError> {
+async fn apply_together(
+    db: &DatabaseConnection,
+    batch: &[Request],
+) -> Result<Vec<Output>, StoreError> {
     let txn = db.begin().await?;
+    let mut outputs = Vec::with_capacity(batch.len());
     for request in batch {
-        apply(&txn, &request.write).await?;
+        outputs.push(apply(&txn, &request.write).await?);
     }
     txn.commit().await?;
-    Ok(())
+    Ok(outputs)
 }
 
-async fn apply_alone(db: &DatabaseConnection, write: &Write) -> Result<(), StoreError> {
+async fn apply_alone(db: &DatabaseConnection, write: &Write) -> Result<Output, StoreError> {
     let txn = db.begin().await?;
-    apply(&txn, write).await?;
+    let output = apply(&txn, write).await?;
     txn.commit().await?;
-    Ok(())
+    Ok(output)
 }
 
-async fn apply(txn: &DatabaseTransaction, write: &Write) -> Result<(), StoreError> {
+async fn apply(txn: &DatabaseTransaction, write: &Write) -> Result<Output, StoreError> {
     match write {
         Write::RecordRun { run, message } => {
             insert_run(txn, run).await?;
@@ -168,13 +175,16 @@ async fn apply(txn: &DatabaseTransaction, write: &Write) -> Result<(), StoreErro
                 .filter(session::Column::Id.eq(message.session_id.as_str()))
                 .exec(txn)
                 .await?;
-            Ok(())
+            Ok(None)
         }
-        Write::Log(append) => append_log(txn, append).await,
+        Write::Log(append) => append_log(txn, append).await.map(Some),
     }
 }
 
-async fn append_log(txn: &DatabaseTransaction, append: &LogAppend) -> Result<(), StoreError> {
+async fn append_log(
+    txn: &DatabaseTransaction,
+    append: &LogAppend,
+) -> Result<SessionRecord, StoreError> {
     let n = i64::try_from(append.events.len()).unwrap_or(i64::MAX);
     let mut update = session::Entity::update_many()
         .col_expr(
@@ -220,7 +230,7 @@ async fn append_log(txn: &DatabaseTransaction, append: &LogAppend) -> Result<(),
                 Expr::col(session::Column::Cost).add(cost),
             );
     }
-    if update.exec(txn).await?.rows_affected != 1 {
+    let Some(updated) = update.exec_with_returning(txn).await?.pop() else {
         return Err(StoreError::Corrupt {
             table: "sessions",
             detail: format!(
@@ -228,7 +238,7 @@ async fn append_log(txn: &DatabaseTransaction, append: &LogAppend) -> Result<(),
                 append.session_id, append.expected_last
             ),
         });
-    }
+    };
     if !append.events.is_empty() {
         crate::entity::event::Entity::insert_many(rows(
             &append.session_id,
@@ -263,7 +273,7 @@ async fn append_log(txn: &DatabaseTransaction, append: &LogAppend) -> Result<(),
             }
         }
     }
-    Ok(())
+    Ok(updated)
 }
 
 async fn insert_run(txn: &DatabaseTransaction, new: &NewRun) -> Result<(), StoreError> {
