@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::events::rows;
 use super::{NewEvent, NewMessage, NewRun, RunFinish, SessionRecord, Store};
 use crate::StoreError;
-use crate::entity::{message, run, session};
+use crate::entity::{event, message, run, session};
 
 /// Writes waiting for the writer, at most (then `commit` waits for room).
 const QUEUE: usize = 1024;
@@ -147,25 +147,68 @@ async fn apply_together(
 ) -> Result<Vec<Output>, StoreError> {
     let txn = db.begin().await?;
     let mut outputs = Vec::with_capacity(batch.len());
+    // The updates go one by one (each checks its own session); the new rows of every write go
+    // in a few multi-row inserts at the end.
+    let mut staged = Staged::default();
     for request in batch {
-        outputs.push(apply(&txn, &request.write).await?);
+        outputs.push(stage(&txn, &request.write, &mut staged).await?);
     }
+    staged.insert(&txn).await?;
     txn.commit().await?;
     Ok(outputs)
 }
 
 async fn apply_alone(db: &DatabaseConnection, write: &Write) -> Result<Output, StoreError> {
     let txn = db.begin().await?;
-    let output = apply(&txn, write).await?;
+    let mut staged = Staged::default();
+    let output = stage(&txn, write, &mut staged).await?;
+    staged.insert(&txn).await?;
     txn.commit().await?;
     Ok(output)
 }
 
-async fn apply(txn: &DatabaseTransaction, write: &Write) -> Result<Output, StoreError> {
+/// Rows to insert once a batch's updates are done: runs first, then the messages and events
+/// that may refer to them.
+#[derive(Default)]
+struct Staged {
+    runs: Vec<run::ActiveModel>,
+    messages: Vec<message::ActiveModel>,
+    events: Vec<event::ActiveModel>,
+}
+
+/// Rows per `INSERT` statement, at most (SQLite allows 32 766 bound values in one).
+const ROWS_PER_INSERT: usize = 500;
+
+impl Staged {
+    async fn insert(self, txn: &DatabaseTransaction) -> Result<(), StoreError> {
+        insert_rows::<run::Entity>(txn, self.runs).await?;
+        insert_rows::<message::Entity>(txn, self.messages).await?;
+        insert_rows::<event::Entity>(txn, self.events).await
+    }
+}
+
+async fn insert_rows<E: EntityTrait>(
+    txn: &DatabaseTransaction,
+    rows: Vec<E::ActiveModel>,
+) -> Result<(), StoreError> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<E::ActiveModel> = rows.by_ref().take(ROWS_PER_INSERT).collect();
+        E::insert_many(chunk).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+/// Applies a write's updates now and stages its new rows.
+async fn stage(
+    txn: &DatabaseTransaction,
+    write: &Write,
+    staged: &mut Staged,
+) -> Result<Output, StoreError> {
     match write {
         Write::RecordRun { run, message } => {
-            insert_run(txn, run).await?;
-            insert_message(txn, message).await?;
+            staged.runs.push(super::runs::queued_row(run.clone()));
+            staged.messages.push(message_row(message));
             session::Entity::update_many()
                 .col_expr(
                     session::Column::MessageCount,
@@ -177,13 +220,14 @@ async fn apply(txn: &DatabaseTransaction, write: &Write) -> Result<Output, Store
                 .await?;
             Ok(None)
         }
-        Write::Log(append) => append_log(txn, append).await.map(Some),
+        Write::Log(append) => append_log(txn, append, staged).await.map(Some),
     }
 }
 
 async fn append_log(
     txn: &DatabaseTransaction,
     append: &LogAppend,
+    staged: &mut Staged,
 ) -> Result<SessionRecord, StoreError> {
     let n = i64::try_from(append.events.len()).unwrap_or(i64::MAX);
     let mut update = session::Entity::update_many()
@@ -239,15 +283,11 @@ async fn append_log(
             ),
         });
     };
-    if !append.events.is_empty() {
-        crate::entity::event::Entity::insert_many(rows(
-            &append.session_id,
-            append.expected_last + 1,
-            &append.events,
-        ))
-        .exec(txn)
-        .await?;
-    }
+    staged.events.extend(rows(
+        &append.session_id,
+        append.expected_last + 1,
+        &append.events,
+    ));
     for change in &append.runs {
         match change {
             RunChange::Started { run_id, at } => {
@@ -267,7 +307,7 @@ async fn append_log(
                 reply,
             } => {
                 if let Some(reply) = reply {
-                    insert_message(txn, reply).await?;
+                    staged.messages.push(message_row(reply));
                 }
                 super::runs::finish_update(run_id, finish).exec(txn).await?;
             }
@@ -276,19 +316,12 @@ async fn append_log(
     Ok(updated)
 }
 
-async fn insert_run(txn: &DatabaseTransaction, new: &NewRun) -> Result<(), StoreError> {
-    run::Entity::insert(super::runs::queued_row(new.clone()))
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
-}
-
-async fn insert_message(txn: &DatabaseTransaction, new: &NewMessage) -> Result<(), StoreError> {
+fn message_row(new: &NewMessage) -> message::ActiveModel {
     let (input, output, cost) = match new.usage {
         Some((i, o, c)) => (Some(i), Some(o), c),
         None => (None, None, None),
     };
-    message::Entity::insert(message::ActiveModel {
+    message::ActiveModel {
         id: NotSet,
         session_id: Set(new.session_id.clone()),
         run_id: Set(new.run_id.clone()),
@@ -298,8 +331,5 @@ async fn insert_message(txn: &DatabaseTransaction, new: &NewMessage) -> Result<(
         input_tokens: Set(input),
         output_tokens: Set(output),
         cost: Set(cost),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
+    }
 }
