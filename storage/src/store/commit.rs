@@ -6,7 +6,6 @@
 
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
     ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
     TransactionTrait,
 };
@@ -14,6 +13,7 @@ use switchboard_api::RunStatus;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::rows;
+use super::messages::{counted, message_row};
 use super::{NewEvent, NewMessage, NewRun, RunFinish, SessionRecord, Store};
 use crate::StoreError;
 use crate::entity::{event, message, run, session};
@@ -209,15 +209,7 @@ async fn stage(
         Write::RecordRun { run, message } => {
             staged.runs.push(super::runs::queued_row(run.clone()));
             staged.messages.push(message_row(message));
-            session::Entity::update_many()
-                .col_expr(
-                    session::Column::MessageCount,
-                    Expr::col(session::Column::MessageCount).add(1),
-                )
-                .col_expr(session::Column::UpdatedAt, Expr::value(message.created_at))
-                .filter(session::Column::Id.eq(message.session_id.as_str()))
-                .exec(txn)
-                .await?;
+            counted(message).exec(txn).await?;
             Ok(None)
         }
         Write::Log(append) => append_log(txn, append, staged).await.map(Some),
@@ -314,22 +306,4 @@ async fn append_log(
         }
     }
     Ok(updated)
-}
-
-fn message_row(new: &NewMessage) -> message::ActiveModel {
-    let (input, output, cost) = match new.usage {
-        Some((i, o, c)) => (Some(i), Some(o), c),
-        None => (None, None, None),
-    };
-    message::ActiveModel {
-        id: NotSet,
-        session_id: Set(new.session_id.clone()),
-        run_id: Set(new.run_id.clone()),
-        role: Set(new.role.clone()),
-        content: Set(new.content.clone()),
-        created_at: Set(new.created_at),
-        input_tokens: Set(input),
-        output_tokens: Set(output),
-        cost: Set(cost),
-    }
 }

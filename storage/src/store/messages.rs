@@ -3,7 +3,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
 };
 
 use super::Store;
@@ -35,33 +35,10 @@ impl Store {
     /// message with its id.
     pub async fn append_message(&self, new: NewMessage) -> Result<MessageRecord, StoreError> {
         let txn = self.conn().begin().await?;
-        let (input, output, cost) = match new.usage {
-            Some((i, o, c)) => (Some(i), Some(o), c),
-            None => (None, None, None),
-        };
-        let stored = message::ActiveModel {
-            id: NotSet,
-            session_id: Set(new.session_id.clone()),
-            run_id: Set(new.run_id),
-            role: Set(new.role),
-            content: Set(new.content),
-            created_at: Set(new.created_at),
-            input_tokens: Set(input),
-            output_tokens: Set(output),
-            cost: Set(cost),
-        };
-        let stored = message::Entity::insert(stored)
+        let stored = message::Entity::insert(message_row(&new))
             .exec_with_returning(&txn)
             .await?;
-        session::Entity::update_many()
-            .col_expr(
-                session::Column::MessageCount,
-                Expr::col(session::Column::MessageCount).add(1),
-            )
-            .col_expr(session::Column::UpdatedAt, Expr::value(new.created_at))
-            .filter(session::Column::Id.eq(new.session_id.as_str()))
-            .exec(&txn)
-            .await?;
+        counted(&new).exec(&txn).await?;
         txn.commit().await?;
         Ok(stored)
     }
@@ -101,4 +78,34 @@ impl Store {
         page.reverse();
         Ok((page, has_more))
     }
+}
+
+/// The row of a new message.
+pub(super) fn message_row(new: &NewMessage) -> message::ActiveModel {
+    let (input, output, cost) = match new.usage {
+        Some((i, o, c)) => (Some(i), Some(o), c),
+        None => (None, None, None),
+    };
+    message::ActiveModel {
+        id: NotSet,
+        session_id: Set(new.session_id.clone()),
+        run_id: Set(new.run_id.clone()),
+        role: Set(new.role.clone()),
+        content: Set(new.content.clone()),
+        created_at: Set(new.created_at),
+        input_tokens: Set(input),
+        output_tokens: Set(output),
+        cost: Set(cost),
+    }
+}
+
+/// The update that counts a new message on its session.
+pub(super) fn counted(new: &NewMessage) -> UpdateMany<session::Entity> {
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::MessageCount,
+            Expr::col(session::Column::MessageCount).add(1),
+        )
+        .col_expr(session::Column::UpdatedAt, Expr::value(new.created_at))
+        .filter(session::Column::Id.eq(new.session_id.as_str()))
 }

@@ -1,6 +1,5 @@
 //! Sessions: create, read, list with a cursor, delete with everything in them.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     TransactionTrait,
@@ -108,33 +107,6 @@ impl Store {
             .limit(q.limit)
             .all(self.conn())
             .await?)
-    }
-
-    /// Adds a run's usage to the session's totals.
-    pub async fn add_session_usage(
-        &self,
-        id: &str,
-        input_tokens: i64,
-        output_tokens: i64,
-        cost: f64,
-    ) -> Result<(), StoreError> {
-        session::Entity::update_many()
-            .col_expr(
-                session::Column::InputTokens,
-                Expr::col(session::Column::InputTokens).add(input_tokens),
-            )
-            .col_expr(
-                session::Column::OutputTokens,
-                Expr::col(session::Column::OutputTokens).add(output_tokens),
-            )
-            .col_expr(
-                session::Column::Cost,
-                Expr::col(session::Column::Cost).add(cost),
-            )
-            .filter(session::Column::Id.eq(id))
-            .exec(self.conn())
-            .await?;
-        Ok(())
     }
 
     /// Deletes a session with its messages, runs, events and approvals. `false` when there was
