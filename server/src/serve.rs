@@ -2,10 +2,8 @@
 //! listener until the shutdown future resolves.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use switchboard_auth::CreatedToken;
 use switchboard_config::Config;
 use switchboard_storage::{Store, now_ms};
@@ -129,14 +127,9 @@ pub async fn serve_router(
     app: axum::Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Small frames must leave at once: without TCP_NODELAY a reply can wait ~40 ms for the
-    // peer's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        crate::http::Listener::new(listener),
+        app.into_make_service_with_connect_info::<crate::http::Peer>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

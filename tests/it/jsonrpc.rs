@@ -206,3 +206,62 @@ async fn a_failed_connect_on_rpc_websocket_does_not_fall_back_to_anonymous() {
     assert_eq!(res["error"]["code"], -32001);
     assert_eq!(c.rpc("status", json!({})).await["error"]["code"], -32001);
 }
+
+#[tokio::test]
+async fn an_rpc_websocket_is_pinged_between_frames_and_a_silent_one_is_closed_at_the_read_deadline()
+{
+    use futures_util::{SinkExt, StreamExt};
+    use std::time::Duration;
+    use switchboard_tests::WsClient;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start(&[
+        ("SWITCHBOARD__SERVER__PING_INTERVAL_MS", "50"),
+        ("SWITCHBOARD__SERVER__READ_TIMEOUT_MS", "400"),
+    ])
+    .await;
+    let mut silent = WsClient::open(server.addr, "/rpc", &[]).await.unwrap();
+    let admin = format!("Bearer {}", server.token(Role::Admin).await);
+    let mut busy = WsClient::open(server.addr, "/rpc", &[("Authorization", admin.as_str())])
+        .await
+        .unwrap();
+    // For a second (past the read deadline), `busy` calls without pause, reading every frame:
+    // pings arrive between whole responses (the configuration, a few KiB), never inside one.
+    let (mut pings, mut answered) = (0, 0);
+    let until = tokio::time::Instant::now() + Duration::from_millis(1000);
+    while tokio::time::Instant::now() < until {
+        answered += 1;
+        let request = json!({ "jsonrpc": "2.0", "id": answered, "method": "config.get" });
+        let socket = busy.socket();
+        socket
+            .send(Message::Text(request.to_string().into()))
+            .await
+            .unwrap();
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Ping(_))) => pings += 1,
+                Some(Ok(Message::Text(text))) => {
+                    let res: Value = serde_json::from_str(&text).unwrap();
+                    assert!(res["result"]["server"].is_object(), "{text}");
+                    assert_eq!(res["id"], answered);
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    assert!(pings >= 5, "{pings} pings in a second at a 50 ms interval");
+    assert!(answered > 10, "{answered} calls answered");
+    // Idle but answering pings (tungstenite does so while reading): kept past the deadline.
+    let idle_until = tokio::time::Instant::now() + Duration::from_millis(600);
+    while let Ok(message) = tokio::time::timeout_at(idle_until, busy.socket().next()).await {
+        assert!(matches!(message, Some(Ok(Message::Ping(_)))), "{message:?}");
+    }
+    assert_eq!(
+        busy.rpc("health", json!({})).await["result"]["status"],
+        "ok"
+    );
+    // The silent one read nothing, so it answered no ping: the server has closed it.
+    assert_eq!(server.state.connections.len(), 1);
+    silent.closed().await;
+}

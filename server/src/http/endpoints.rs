@@ -6,9 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use jsonrpsee::Methods;
 use jsonrpsee::core::middleware::RpcServiceBuilder;
-use jsonrpsee::server::{
-    BatchRequestConfig, PingConfig, Server, ServerConfig, TowerServiceBuilder,
-};
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, TowerServiceBuilder};
 use tokio::sync::Semaphore;
 use tower::layer::util::{Identity, Stack};
 
@@ -58,11 +56,6 @@ impl Endpoints {
             .max_subscriptions_per_connection(clamp(limits.max_subscriptions))
             .set_message_buffer_capacity(clamp(server.send_buffer))
             .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_ENTRIES))
-            .enable_ws_ping(
-                PingConfig::new()
-                    .ping_interval(server.ping_interval())
-                    .inactive_limit(server.read_timeout()),
-            )
             .build();
         let rpc_service = Server::builder()
             .set_config(config)

@@ -3,7 +3,6 @@
 //! limit is configured. Gauges of current state are set at scrape time.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -12,12 +11,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use switchboard_api::Role;
 
+use super::Peer;
 use crate::AppState;
 use crate::telemetry::{self, names};
 
 pub(super) async fn metrics(
     State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
 ) -> Response {
     let config = &state.config.metrics;
@@ -35,7 +35,7 @@ pub(super) async fn metrics(
     };
     let allowed = token_ok
         || if config.loopback_only {
-            remote.ip().is_loopback()
+            peer.addr.ip().is_loopback()
         } else {
             config.token.is_none()
         };

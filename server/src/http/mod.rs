@@ -7,9 +7,11 @@ mod health;
 mod metrics;
 mod rpc;
 mod shape;
+mod socket;
 mod ws;
 
 pub use endpoints::{Endpoints, MAX_BATCH_ENTRIES, MAX_RESPONSE_BYTES, RpcMiddleware};
+pub use socket::{KeepaliveSwitch, Listener, Peer, Socket};
 
 use std::sync::Arc;
 

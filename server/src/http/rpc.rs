@@ -1,7 +1,6 @@
 //! `/rpc`: JSON-RPC 2.0 over HTTP POST and WebSocket, served by jsonrpsee as a tower service
 //! built per request (so each WebSocket gets its own `ConnectionId`) behind the role gate.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -10,18 +9,19 @@ use axum::response::{IntoResponse, Response};
 use jsonrpsee::server::stop_channel;
 use tower::Service;
 
-use super::Endpoints;
 use super::bearer::{refuse, resolve};
 use super::shape::{BodyShape, classify};
+use super::{Endpoints, Peer};
 use crate::connections::{Closer, ConnectionState, Protocol};
 use crate::rpc::ApiError;
 
 pub(super) async fn rpc(
     State(endpoints): State<Arc<Endpoints>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     mut req: Request,
 ) -> Response {
     let state = &endpoints.state;
+    let remote = peer.addr;
     let bearer = match resolve(state, req.headers(), remote).await {
         Ok(bearer) => bearer,
         Err(refusal) => return refusal,
@@ -90,7 +90,15 @@ pub(super) async fn rpc(
         });
     }
     match service.call(req).await {
-        Ok(response) => response.map(axum::body::Body::new),
+        Ok(response) => {
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                // Pings and the read deadline, kept by the socket itself (see `socket`).
+                let server = &state.config.server;
+                peer.keepalive
+                    .arm(server.ping_interval(), server.read_timeout());
+            }
+            response.map(axum::body::Body::new)
+        }
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)).into_response(),
     }
 }

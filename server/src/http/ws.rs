@@ -1,7 +1,6 @@
 //! `GET /ws`: the upgrade to the frame protocol. A bearer token on the upgrade is checked here
 //! but used only by `connect` (the frame protocol requires `connect` first).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
@@ -9,8 +8,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::Endpoints;
 use super::bearer::{refuse, resolve};
+use super::{Endpoints, Peer};
 use crate::rpc::ApiError;
 use crate::ws::serve_connection;
 
@@ -20,10 +19,11 @@ const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 pub(super) async fn ws(
     State(endpoints): State<Arc<Endpoints>>,
-    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    ConnectInfo(peer): ConnectInfo<Peer>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let remote = peer.addr;
     let bearer = match resolve(&endpoints.state, &headers, remote).await {
         Ok(bearer) => bearer,
         Err(refusal) => return refusal,
