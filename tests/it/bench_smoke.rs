@@ -78,6 +78,8 @@ async fn every_scenario_runs_briefly() {
             "--connections",
             "2",
             "--baseline",
+            "--rounds",
+            "2",
         ],
         vec![
             "connect",
@@ -145,6 +147,7 @@ async fn every_scenario_runs_briefly() {
         if args.contains(&"--baseline".to_owned()) {
             assert_eq!(reports[1]["target"], "bare jsonrpsee");
             assert!(reports[1]["extra"]["ratio"].as_f64().unwrap() > 0.0);
+            assert_eq!(reports[1]["extra"]["rounds"], 2);
         }
         if args[0] == "idle" {
             assert_eq!(first["extra"]["held"], 20);

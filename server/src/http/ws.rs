@@ -17,6 +17,10 @@ use crate::ws::serve_connection;
 /// which idle connections would pay for).
 const READ_BUFFER_BYTES: usize = 2 * 1024;
 
+/// Bytes of frames tungstenite gathers before writing them to the socket; the writer flushes
+/// after each batch of queued frames, so a batch is one `send` (0 would be one per frame).
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
 pub(super) async fn ws(
     State(endpoints): State<Arc<Endpoints>>,
     ConnectInfo(peer): ConnectInfo<Peer>,
@@ -37,7 +41,7 @@ pub(super) async fn ws(
         .max_message_size(max_frame)
         .max_frame_size(max_frame)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             serve_connection(
                 socket,

@@ -7,6 +7,8 @@ mod client;
 mod scenarios;
 mod stats;
 
+use stats::Sample;
+
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
@@ -72,6 +74,11 @@ pub struct BenchArgs {
     /// ratio.
     #[arg(long)]
     pub baseline: bool,
+    /// With `--baseline`: alternate the target and the bare server this many times, each
+    /// round `duration / rounds` long, so that a machine whose speed drifts (a shared VM)
+    /// weighs on both alike.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
     /// One JSON object per scenario instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -98,20 +105,11 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
 
 async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let token = a.token.as_deref();
+    if a.scenario == Scenario::Rpc {
+        return rpc(a).await;
+    }
     let report = match a.scenario {
-        Scenario::Rpc => {
-            scenarios::rpc(
-                &a.url,
-                client::Wire::of(&a.url),
-                token,
-                a.connections,
-                a.inflight,
-                &a.method,
-                a.duration,
-                a.requests,
-            )
-            .await?
-        }
+        Scenario::Rpc => unreachable!("handled above"),
         Scenario::Connect => scenarios::connect(&a.url, token, a.connections, a.duration).await?,
         Scenario::Fanout => scenarios::fanout(&a.url, token, a.viewers, a.words).await?,
         Scenario::Idle => {
@@ -120,30 +118,43 @@ async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         Scenario::Chat => scenarios::chat(&a.url, token, a.operators, a.duration).await?,
     };
     report.print(a.json);
-    if a.baseline {
-        let url = baseline::start()?;
-        let mut bare = scenarios::rpc(
-            &url,
-            client::Wire::JsonRpc,
-            None,
-            a.connections,
-            a.inflight,
-            "health",
-            a.duration,
-            a.requests,
-        )
-        .await?;
-        bare.scenario = "rpc".to_owned();
-        bare.target = "bare jsonrpsee".to_owned();
+    Ok(())
+}
+
+/// `rpc`, with `--baseline` alternating rounds against the target and the bare server.
+async fn rpc(a: &BenchArgs) -> anyhow::Result<()> {
+    let bare_url = if a.baseline {
+        Some(baseline::start()?)
+    } else {
+        None
+    };
+    let rounds = if a.baseline { a.rounds.max(1) } else { 1 };
+    let round = a.duration / rounds;
+    let per_round = a.requests.map(|n| n.div_ceil(u64::from(rounds)));
+    let (mut ours, mut bare) = (Sample::default(), Sample::default());
+    for _ in 0..rounds {
+        let wire = client::Wire::of(&a.url);
+        let (n, k, method) = (a.connections, a.inflight, a.method.as_str());
+        let token = a.token.as_deref();
+        ours.add(scenarios::rpc(&a.url, wire, token, n, k, method, round, per_round).await?);
+        if let Some(url) = &bare_url {
+            let json_rpc = client::Wire::JsonRpc;
+            bare.add(scenarios::rpc(url, json_rpc, None, n, k, "health", round, per_round).await?);
+        }
+    }
+    let report = ours.report("rpc", &a.url, "calls");
+    report.print(a.json);
+    if bare_url.is_some() {
+        let mut bare = bare.report("rpc", "bare jsonrpsee", "calls");
         let ratio = if bare.rate > 0.0 {
             report.rate / bare.rate
         } else {
             0.0
         };
-        bare.extra = Some(serde_json::json!({ "ratio": ratio }));
+        bare.extra = Some(serde_json::json!({ "ratio": ratio, "rounds": rounds }));
         bare.print(a.json);
         if !a.json {
-            println!("ratio {:.2}× the bare jsonrpsee server", ratio);
+            println!("ratio {ratio:.2}× the bare jsonrpsee server ({rounds} alternating rounds)");
         }
     }
     Ok(())

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::client::{Socket, Wire, open, response};
-use super::stats::{Latencies, Report};
+use super::stats::{Latencies, Report, Sample};
 
 /// What one client task counted: calls done, errors, latencies.
 type Tally = (u64, u64, Latencies);
@@ -41,7 +41,7 @@ pub(super) async fn rpc(
     method: &str,
     duration: Duration,
     limit: Option<u64>,
-) -> anyhow::Result<Report> {
+) -> anyhow::Result<Sample> {
     let per_connection = limit.map(|n| n.div_ceil(connections as u64));
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -60,16 +60,13 @@ pub(super) async fn rpc(
             .await
         }));
     }
-    let (count, errors, mut lat) = gather(tasks).await?;
-    Ok(Report::new(
-        "rpc",
-        url,
-        "calls",
+    let (count, errors, lat) = gather(tasks).await?;
+    Ok(Sample {
         count,
-        started.elapsed(),
-        &mut lat,
         errors,
-    ))
+        elapsed: started.elapsed(),
+        lat,
+    })
 }
 
 async fn pump(

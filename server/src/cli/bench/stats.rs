@@ -40,6 +40,37 @@ impl Latencies {
     }
 }
 
+/// What a timed run counted, before it is reported: rounds of one target add up.
+#[derive(Debug, Default)]
+pub(super) struct Sample {
+    pub(super) count: u64,
+    pub(super) errors: u64,
+    pub(super) elapsed: Duration,
+    pub(super) lat: Latencies,
+}
+
+impl Sample {
+    pub(super) fn add(&mut self, other: Sample) {
+        self.count += other.count;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.lat.extend(other.lat);
+    }
+
+    pub(super) fn report(mut self, scenario: &str, target: &str, unit: &'static str) -> Report {
+        let (count, elapsed, errors) = (self.count, self.elapsed, self.errors);
+        Report::new(
+            scenario,
+            target,
+            unit,
+            count,
+            elapsed,
+            &mut self.lat,
+            errors,
+        )
+    }
+}
+
 /// One scenario's result: printed as a table row, or as one JSON object with `--json`.
 #[derive(Debug, Serialize)]
 pub(super) struct Report {
