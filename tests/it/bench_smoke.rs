@@ -80,6 +80,7 @@ async fn every_scenario_runs_briefly() {
             "--baseline",
             "--rounds",
             "2",
+            "--baseline-process",
         ],
         vec![
             "connect",

@@ -2,6 +2,7 @@
 //! has answered, then concurrently up to the in-flight bound), and one writer that turns the
 //! connection's bounded outbound queue into frames, pings, and closes with a typed reason.
 
+use std::borrow::Cow;
 use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -153,9 +154,12 @@ pub async fn serve_connection<L>(
     let mut last_read = Instant::now();
     let read_deadline = tokio::time::sleep(limits.read_timeout);
     tokio::pin!(read_deadline);
+    // Registered once with the token, not once per frame.
+    let cancelled = close.token.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let next = tokio::select! {
-            () = close.token.cancelled() => break,
+            () = &mut cancelled => break,
             () = &mut read_deadline => {
                 let due = last_read + limits.read_timeout;
                 if due <= Instant::now() {
@@ -184,9 +188,9 @@ pub async fn serve_connection<L>(
             Some(Ok(message)) => message,
         };
         last_read = Instant::now();
-        let text = match message {
-            Message::Text(text) => text.as_str().to_owned(),
-            Message::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        let text = match &message {
+            Message::Text(text) => Cow::Borrowed(text.as_str()),
+            Message::Binary(bytes) => String::from_utf8_lossy(bytes),
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
         };
         let (id, method, params) = match parse_request(&text) {
@@ -208,7 +212,7 @@ pub async fn serve_connection<L>(
             // Boxed: kept inline, this call's future would size every idle connection's task.
             let call = Box::pin(service.call(request));
             let response = tokio::select! {
-                () = close.token.cancelled() => break,
+                () = &mut cancelled => break,
                 response = call => response,
             };
             connected = is_connect && response.is_success();
@@ -220,7 +224,7 @@ pub async fn serve_connection<L>(
         // Then concurrently, bounded: while every permit is taken the reader stops reading, so a
         // client that writes without reading cannot grow the server's memory.
         let permit = tokio::select! {
-            () = close.token.cancelled() => break,
+            () = &mut cancelled => break,
             permit = state.inflight.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,

@@ -1,5 +1,6 @@
-//! `--baseline`: a bare jsonrpsee server, started in this process on its own two-thread runtime,
-//! with the same `health` method and the same limits, for the ratio of the `rpc` scenario.
+//! `--baseline`: a bare jsonrpsee server, started in this process on its own two-thread runtime
+//! (or, with `--baseline-process`, in a child process), with the same `health` method and the
+//! same limits, for the ratio of the `rpc` scenario.
 
 use std::time::Instant;
 
@@ -51,4 +52,43 @@ pub(super) fn start() -> anyhow::Result<String> {
         });
     });
     rx.recv()?
+}
+
+/// Starts the bare server in a child process (this binary with `bench --serve-baseline`);
+/// returns the child (killed when dropped) and the server's URL.
+pub(super) async fn spawn() -> anyhow::Result<(tokio::process::Child, String)> {
+    use tokio::io::AsyncBufReadExt;
+
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args(["bench", "rpc", "--serve-baseline"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await?;
+    let url = line.trim();
+    anyhow::ensure!(
+        url.starts_with("ws://"),
+        "the baseline process said {url:?}"
+    );
+    Ok((child, url.to_owned()))
+}
+
+/// Serves the bare server, prints its URL, and runs until stdin closes (the parent ended).
+pub(super) async fn serve_until_stdin_closes() -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+
+    let url = start()?;
+    println!("{url}");
+    std::io::stdout().flush()?;
+    // The server runs on its own runtime: this thread only waits.
+    std::io::stdin().read_to_end(&mut Vec::new())?;
+    Ok(())
 }

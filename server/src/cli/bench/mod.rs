@@ -79,6 +79,14 @@ pub struct BenchArgs {
     /// weighs on both alike.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
+    /// With `--baseline`: run the bare server in a child process of its own rather than in this
+    /// one, so that it pays for the same process switches as the target.
+    #[arg(long)]
+    pub baseline_process: bool,
+    /// Serve the bare jsonrpsee server, print its URL, and run until stdin closes (what
+    /// `--baseline-process` starts).
+    #[arg(long, hide = true)]
+    pub serve_baseline: bool,
     /// One JSON object per scenario instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -104,6 +112,9 @@ pub(super) fn run(args: &BenchArgs) -> Result<(), CliError> {
 }
 
 async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
+    if a.serve_baseline {
+        return baseline::serve_until_stdin_closes().await;
+    }
     let token = a.token.as_deref();
     if a.scenario == Scenario::Rpc {
         return rpc(a).await;
@@ -123,10 +134,15 @@ async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
 
 /// `rpc`, with `--baseline` alternating rounds against the target and the bare server.
 async fn rpc(a: &BenchArgs) -> anyhow::Result<()> {
-    let bare_url = if a.baseline {
-        Some(baseline::start()?)
-    } else {
-        None
+    let mut child = None;
+    let bare_url = match (a.baseline, a.baseline_process) {
+        (false, _) => None,
+        (true, false) => Some(baseline::start()?),
+        (true, true) => {
+            let (process, url) = baseline::spawn().await?;
+            child = Some(process);
+            Some(url)
+        }
     };
     let rounds = if a.baseline { a.rounds.max(1) } else { 1 };
     let round = a.duration / rounds;
@@ -157,5 +173,6 @@ async fn rpc(a: &BenchArgs) -> anyhow::Result<()> {
             println!("ratio {ratio:.2}× the bare jsonrpsee server ({rounds} alternating rounds)");
         }
     }
+    drop(child);
     Ok(())
 }
