@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use switchboard_storage::{NewAuditEntry, Store, now_ms};
+use switchboard_storage::{AUDIT_ROWS_PER_INSERT, NewAuditEntry, Store, now_ms};
 use tokio::sync::mpsc;
 
 /// Entries queued for the writer at most.
@@ -23,10 +23,16 @@ impl AuditLog {
     pub fn start(store: Store) -> AuditLog {
         let (tx, mut rx) = mpsc::channel::<NewAuditEntry>(QUEUE);
         tokio::spawn(async move {
-            while let Some(entry) = rx.recv().await {
-                if let Err(e) = store.append_audit(entry.clone()).await {
-                    tracing::warn!(error = %e, action = %entry.action, actor = %entry.actor, "audit entry not stored");
+            // Whatever queued while the last write ran goes in one statement: a burst of
+            // connects is a few transactions, not one each.
+            let mut batch = Vec::with_capacity(AUDIT_ROWS_PER_INSERT);
+            while rx.recv_many(&mut batch, AUDIT_ROWS_PER_INSERT).await > 0 {
+                if let Err(e) = store.append_audit_all(&batch).await {
+                    for entry in &batch {
+                        tracing::warn!(error = %e, action = %entry.action, actor = %entry.actor, "audit entry not stored");
+                    }
                 }
+                batch.clear();
             }
         });
         AuditLog {
