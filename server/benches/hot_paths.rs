@@ -138,6 +138,8 @@ mod gate {
         let rt = runtime();
         let (conn, _rx) = connection(1, Role::Operator, 64);
         let (tx, _sink_rx) = mpsc::channel(64);
+        // The server always records call metrics: measure with the recorder installed.
+        switchboard::telemetry::prometheus();
         let service = rt.block_on(async {
             let store_dir = tempfile::tempdir().expect("a temp dir");
             let store = switchboard_storage::Store::connect(&format!(
