@@ -5,11 +5,14 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use switchboard_storage::{AUDIT_ROWS_PER_INSERT, NewAuditEntry, Store, now_ms};
+use switchboard_storage::{NewAuditEntry, Store, now_ms};
 use tokio::sync::mpsc;
 
 /// Entries queued for the writer at most.
 const QUEUE: usize = 4096;
+
+/// Entries stored in one write, at most.
+const BATCH: usize = 256;
 
 /// A cheap `Clone` handle to the audit writer.
 #[derive(Debug, Clone)]
@@ -25,8 +28,8 @@ impl AuditLog {
         tokio::spawn(async move {
             // Whatever queued while the last write ran goes in one statement: a burst of
             // connects is a few transactions, not one each.
-            let mut batch = Vec::with_capacity(AUDIT_ROWS_PER_INSERT);
-            while rx.recv_many(&mut batch, AUDIT_ROWS_PER_INSERT).await > 0 {
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
                 if let Err(e) = store.append_audit_all(&batch).await {
                     for entry in &batch {
                         tracing::warn!(error = %e, action = %entry.action, actor = %entry.actor, "audit entry not stored");

@@ -158,11 +158,7 @@ impl Socket {
         // WouldBlock: the peer is not reading; the ping waits for the next flush or tick.
         // Other errors: the next read or write reports them.
         if let Ok(n) = self.tcp.try_write(&PING_FRAME[live.ping_sent..]) {
-            live.ping_sent += n;
-            if live.ping_sent == PING_FRAME.len() {
-                live.ping_due = false;
-                live.ping_sent = 0;
-            }
+            live.ping_wrote(n);
         }
     }
 
@@ -176,11 +172,7 @@ impl Socket {
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            live.ping_sent += n;
-            if live.ping_sent == PING_FRAME.len() {
-                live.ping_due = false;
-                live.ping_sent = 0;
-            }
+            live.ping_wrote(n);
         }
         Poll::Ready(Ok(()))
     }
@@ -204,11 +196,31 @@ impl Socket {
         }
     }
 
-    fn wrote(&mut self, n: usize) {
+    /// A write of frame bytes, after any half-written ping; marks the stream mid-frame.
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        self.sync_armed();
+        ready!(self.poll_finish_ping(cx))?;
+        let n = ready!(write(Pin::new(&mut self.tcp), cx))?;
         if n > 0
             && let Some(live) = self.live.as_deref_mut()
         {
             live.mid_frame = true;
+        }
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl Live {
+    /// `n` more bytes of the owed ping went out.
+    fn ping_wrote(&mut self, n: usize) {
+        self.ping_sent += n;
+        if self.ping_sent == PING_FRAME.len() {
+            self.ping_due = false;
+            self.ping_sent = 0;
         }
     }
 }
@@ -243,12 +255,8 @@ impl AsyncWrite for Socket {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.sync_armed();
-        ready!(this.poll_finish_ping(cx))?;
-        let n = ready!(Pin::new(&mut this.tcp).poll_write(cx, buf))?;
-        this.wrote(n);
-        Poll::Ready(Ok(n))
+        self.get_mut()
+            .poll_write_with(cx, |tcp, cx| tcp.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -256,12 +264,8 @@ impl AsyncWrite for Socket {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.sync_armed();
-        ready!(this.poll_finish_ping(cx))?;
-        let n = ready!(Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs))?;
-        this.wrote(n);
-        Poll::Ready(Ok(n))
+        self.get_mut()
+            .poll_write_with(cx, |tcp, cx| tcp.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

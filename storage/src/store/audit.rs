@@ -2,10 +2,11 @@
 
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::Store;
+use super::commit::insert_rows;
 use crate::StoreError;
 use crate::entity::audit;
 
@@ -30,10 +31,6 @@ pub struct NewAuditEntry {
 
 /// A stored entry.
 pub type AuditEntry = audit::Model;
-
-/// Entries [`Store::append_audit_all`] takes at once, at most (8 columns each, well inside
-/// SQLite's and PostgreSQL's bound on a statement's parameters).
-pub const AUDIT_ROWS_PER_INSERT: usize = 256;
 
 fn audit_row(new: NewAuditEntry) -> audit::ActiveModel {
     audit::ActiveModel {
@@ -63,15 +60,16 @@ impl Store {
         self.append_audit_all(std::slice::from_ref(&new)).await
     }
 
-    /// Appends entries in order, all in one statement (one transaction), at most
-    /// [`AUDIT_ROWS_PER_INSERT`] per call; an empty list does nothing.
+    /// Appends entries in order, all or nothing, in multi-row inserts (the group commit's);
+    /// an empty list does nothing.
     pub async fn append_audit_all(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
-        audit::Entity::insert_many(entries.iter().cloned().map(audit_row))
-            .exec(self.conn())
-            .await?;
+        let rows = entries.iter().cloned().map(audit_row).collect();
+        let txn = self.conn().begin().await?;
+        insert_rows::<audit::Entity>(&txn, rows).await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -187,7 +187,9 @@ impl Staged {
     }
 }
 
-async fn insert_rows<E: EntityTrait>(
+/// Inserts `rows` in statements of at most [`ROWS_PER_INSERT`] rows each (inside `txn`'s
+/// transaction, for all or nothing).
+pub(super) async fn insert_rows<E: EntityTrait>(
     txn: &DatabaseTransaction,
     rows: Vec<E::ActiveModel>,
 ) -> Result<(), StoreError> {

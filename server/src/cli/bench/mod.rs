@@ -7,11 +7,10 @@ mod client;
 mod scenarios;
 mod stats;
 
-use stats::Sample;
-
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use stats::Sample;
 
 use super::CliError;
 
@@ -116,11 +115,8 @@ async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         return baseline::serve_until_stdin_closes().await;
     }
     let token = a.token.as_deref();
-    if a.scenario == Scenario::Rpc {
-        return rpc(a).await;
-    }
     let report = match a.scenario {
-        Scenario::Rpc => unreachable!("handled above"),
+        Scenario::Rpc => return rpc(a).await,
         Scenario::Connect => scenarios::connect(&a.url, token, a.connections, a.duration).await?,
         Scenario::Fanout => scenarios::fanout(&a.url, token, a.viewers, a.words).await?,
         Scenario::Idle => {
@@ -134,24 +130,23 @@ async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
 
 /// `rpc`, with `--baseline` alternating rounds against the target and the bare server.
 async fn rpc(a: &BenchArgs) -> anyhow::Result<()> {
-    let mut child = None;
-    let bare_url = match (a.baseline, a.baseline_process) {
-        (false, _) => None,
-        (true, false) => Some(baseline::start()?),
+    // The child process (if any) lives until the end of the scenario; dropping it kills it.
+    let (bare_url, _child) = match (a.baseline, a.baseline_process) {
+        (false, _) => (None, None),
+        (true, false) => (Some(baseline::start()?), None),
         (true, true) => {
-            let (process, url) = baseline::spawn().await?;
-            child = Some(process);
-            Some(url)
+            let (child, url) = baseline::spawn().await?;
+            (Some(url), Some(child))
         }
     };
-    let rounds = if a.baseline { a.rounds.max(1) } else { 1 };
+    let rounds = if a.baseline { a.rounds } else { 1 };
     let round = a.duration / rounds;
     let per_round = a.requests.map(|n| n.div_ceil(u64::from(rounds)));
+    let wire = client::Wire::of(&a.url);
+    let (n, k, method) = (a.connections, a.inflight, a.method.as_str());
+    let token = a.token.as_deref();
     let (mut ours, mut bare) = (Sample::default(), Sample::default());
     for _ in 0..rounds {
-        let wire = client::Wire::of(&a.url);
-        let (n, k, method) = (a.connections, a.inflight, a.method.as_str());
-        let token = a.token.as_deref();
         ours.add(scenarios::rpc(&a.url, wire, token, n, k, method, round, per_round).await?);
         if let Some(url) = &bare_url {
             let json_rpc = client::Wire::JsonRpc;
@@ -173,6 +168,5 @@ async fn rpc(a: &BenchArgs) -> anyhow::Result<()> {
             println!("ratio {ratio:.2}× the bare jsonrpsee server ({rounds} alternating rounds)");
         }
     }
-    drop(child);
     Ok(())
 }
