@@ -79,6 +79,77 @@ async fn the_streaming_flow_of_a_chat_send() {
 }
 
 #[tokio::test]
+async fn calls_answered_during_a_live_stream_do_not_reorder_it() {
+    // The connection answers `health` in place while its run's events stream to it: the
+    // answers interleave with the events, and neither the stream nor the answers lose their
+    // order or a frame.
+    let server = TestServer::start(&[("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "1")]).await;
+    let mut c = operator(&server).await;
+    let words = 120;
+    let message = (0..words)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let send_id = c
+        .send_req(
+            "chat.send",
+            json!({ "agentId": "main", "message": message }),
+        )
+        .await;
+    let mut health_ids = Vec::new();
+    let mut frames = Vec::new();
+    loop {
+        if health_ids.len() < 200 {
+            health_ids.push(c.send_req("health", json!({})).await);
+        }
+        let frame = c.next_json().await.expect("open");
+        let done = frame["id"] == send_id.as_str();
+        frames.push(frame);
+        if done {
+            break;
+        }
+    }
+    let events: Vec<&Value> = frames.iter().filter(|f| f["type"] == "event").collect();
+    assert_eq!(
+        events.len(),
+        words + 3,
+        "started, one chat per word, usage, completed"
+    );
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["seq"], i as u64 + 1, "connection seq in arrival order");
+        assert_eq!(
+            e["payload"]["sessionSeq"],
+            i as u64 + 1,
+            "session seq in order"
+        );
+    }
+    assert!(is_run_end(events[events.len() - 1]));
+    let answered: Vec<&Value> = frames.iter().filter(|f| f["type"] == "res").collect();
+    let interleaved = frames
+        .iter()
+        .take_while(|f| !is_run_end(f))
+        .filter(|f| f["type"] == "res")
+        .count();
+    assert!(
+        interleaved > 0,
+        "health answers came between the events, not after them"
+    );
+    let health: Vec<&Value> = answered
+        .iter()
+        .copied()
+        .filter(|r| r["id"] != send_id.as_str())
+        .collect();
+    let expected: Vec<&str> = health_ids
+        .iter()
+        .take(health.len())
+        .map(String::as_str)
+        .collect();
+    let got: Vec<&str> = health.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(got, expected, "answers in the order of their calls");
+    assert!(health.iter().all(|r| r["ok"] == true));
+}
+
+#[tokio::test]
 async fn tools_emit_a_call_then_a_result_with_one_id() {
     let server = TestServer::start(&[]).await;
     let mut c = operator(&server).await;

@@ -1,6 +1,8 @@
-//! One `/ws` connection: a reader that turns frames into gated calls (in order until `connect`
-//! has answered, then concurrently up to the in-flight bound), and one writer that turns the
-//! connection's bounded outbound queue into frames, pings, and closes with a typed reason.
+//! One `/ws` connection, served by one task: it reads frames and turns them into gated calls (in
+//! order until `connect` has answered, then concurrently up to the in-flight bound), answers
+//! the calls that finish at once in place, and writes the connection's bounded outbound queue
+//! (events, and answers of calls that ran in their own task) as frames, pings, and at the end
+//! a close with a typed reason. No second task, no hand-over per call.
 
 use std::borrow::Cow;
 use std::future::{Future, poll_fn};
@@ -10,14 +12,13 @@ use std::task::Poll;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use jsonrpsee::core::middleware::{RpcServiceBuilder, RpcServiceT};
 use jsonrpsee::server::{MethodSink, Methods, SendTimeoutError};
 use jsonrpsee::types::Request;
 use jsonrpsee::{ConnectionId, Extensions, MethodResponse};
 use serde_json::value::RawValue;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -39,6 +40,8 @@ const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
+/// Recorded, never sent: the socket failed, so no close frame can follow.
+const CLOSE_ABNORMAL: u16 = 1006;
 
 /// The limits of one `/ws` connection, from configuration.
 #[derive(Debug, Clone)]
@@ -133,23 +136,34 @@ pub async fn serve_connection<L>(
         limits.max_response_bytes,
     )));
 
-    let (ws_tx, mut ws_rx) = socket.split();
-    let writer = tokio::spawn(write_frames(
-        ws_tx,
+    let mut out = Outbound {
         rx,
         events,
-        close.clone(),
-        limits.clone(),
-        state.clone(),
-    ));
+        state: state.clone(),
+        seq: 0,
+        batch: Vec::new(),
+    };
+    // Only the text is kept: a JSON value held for the connection's life would cost every idle
+    // connection its map nodes.
+    let challenge = serde_json::json!({
+        "type": "event",
+        "event": "connect.challenge",
+        "payload": { "nonce": nonce(), "ts": switchboard_storage::now_ms() },
+    })
+    .to_string();
+    out.batch.push(Message::Text(challenge.into()));
 
     let mut extensions = Extensions::new();
-    extensions.insert(conn_id);
     extensions.insert(state.clone());
 
+    let mut socket = socket;
     let mut connected = false;
     // Whether the peer ended the connection (then there is no close handshake to wait for).
     let mut peer_ended = false;
+    // A call slot taken before the next frame is read (after `connect`).
+    let mut slot: Option<OwnedSemaphorePermit> = None;
+    let mut ping =
+        tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
     // One timer for the read deadline, moved only when it fires (not re-armed per frame).
     let mut last_read = Instant::now();
     let read_deadline = tokio::time::sleep(limits.read_timeout);
@@ -158,9 +172,52 @@ pub async fn serve_connection<L>(
     let cancelled = close.token.cancelled();
     tokio::pin!(cancelled);
     loop {
-        let next = tokio::select! {
+        // What was gathered goes out with one flush: the challenge first, then each response
+        // behind whatever was queued before it.
+        if !out.batch.is_empty() {
+            let write = write_batch(&mut socket, &mut out.batch, limits.write_timeout);
+            let written = tokio::select! {
+                () = &mut cancelled => break,
+                written = write => written,
+            };
+            if let Err(failure) = written {
+                match failure {
+                    WriteFailure::Io => close.close(CLOSE_ABNORMAL, ""),
+                    WriteFailure::Timeout => close.close(CLOSE_POLICY, "slow consumer"),
+                }
+                break;
+            }
+        }
+        // Reading comes first: every answer also drains the queue, and a client that sends
+        // faster than its calls finish is stopped by the call slots, not by the queue.
+        let step = tokio::select! {
+            biased;
             () = &mut cancelled => break,
-            () = &mut read_deadline => {
+            next = socket.next(), if !connected || slot.is_some() => Step::Read(next),
+            queued = out.rx.recv() => Step::Queued(queued),
+            permit = state.inflight.clone().acquire_owned(), if connected && slot.is_none() => {
+                Step::Slot(permit.ok())
+            }
+            _ = ping.tick() => Step::Ping,
+            () = &mut read_deadline => Step::ReadDeadline,
+        };
+        let message = match step {
+            Step::Queued(Some(json)) => {
+                out.push(json);
+                out.gather(WRITE_BATCH);
+                continue;
+            }
+            // Unreachable while `sink` is held here; ends the connection if it were not.
+            Step::Queued(None) | Step::Slot(None) => break,
+            Step::Slot(Some(permit)) => {
+                slot = Some(permit);
+                continue;
+            }
+            Step::Ping => {
+                out.batch.push(Message::Ping(Default::default()));
+                continue;
+            }
+            Step::ReadDeadline => {
                 let due = last_read + limits.read_timeout;
                 if due <= Instant::now() {
                     close.close(CLOSE_GOING_AWAY, "read timeout");
@@ -169,14 +226,11 @@ pub async fn serve_connection<L>(
                 read_deadline.as_mut().reset(due);
                 continue;
             }
-            next = ws_rx.next() => next,
-        };
-        let message = match next {
-            None | Some(Ok(Message::Close(_))) => {
+            Step::Read(None | Some(Ok(Message::Close(_)))) => {
                 peer_ended = true;
                 break;
             }
-            Some(Err(e)) => {
+            Step::Read(Some(Err(e))) => {
                 if is_too_big(&e) {
                     close.close(CLOSE_TOO_BIG, "frame too large");
                 } else {
@@ -185,7 +239,7 @@ pub async fn serve_connection<L>(
                 }
                 break;
             }
-            Some(Ok(message)) => message,
+            Step::Read(Some(Ok(message))) => message,
         };
         last_read = Instant::now();
         let text = match &message {
@@ -196,9 +250,7 @@ pub async fn serve_connection<L>(
         let (id, method, params) = match parse_request(&text) {
             Ok(parts) => parts,
             Err(reply) => {
-                if !enqueue(&sink, reply, &close, limits.write_timeout).await {
-                    break;
-                }
+                out.answer(reply);
                 continue;
             }
         };
@@ -216,20 +268,12 @@ pub async fn serve_connection<L>(
                 response = call => response,
             };
             connected = is_connect && response.is_success();
-            if !deliver(&sink, response, &close, limits.write_timeout).await {
-                break;
-            }
+            out.deliver(response);
             continue;
         }
-        // Then concurrently, bounded: while every permit is taken the reader stops reading, so a
-        // client that writes without reading cannot grow the server's memory.
-        let permit = tokio::select! {
-            () = &mut cancelled => break,
-            permit = state.inflight.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
+        // Then concurrently, bounded by the call slots: while every slot is taken no frame is
+        // read, so a client that writes without reading cannot grow the server's memory.
+        let Some(permit) = slot.take() else { continue };
         // Most calls finish without waiting (`health`, reads served from memory): those are
         // answered here, without a task of their own; the rest go on in one.
         let mut call = {
@@ -238,9 +282,7 @@ pub async fn serve_connection<L>(
         };
         if let Poll::Ready(response) = poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
             drop(permit);
-            if !deliver(&sink, response, &close, limits.write_timeout).await {
-                break;
-            }
+            out.deliver(response);
             continue;
         }
         let sink = sink.clone();
@@ -256,23 +298,129 @@ pub async fn serve_connection<L>(
         });
     }
     close.close(CLOSE_NORMAL, "");
-    if let Some((code, reason)) = close.reason.get() {
-        tracing::info!(parent: &state.span, code, reason = %reason, "connection closed");
+    out.rx.close();
+    let (code, reason) = close
+        .reason
+        .get()
+        .cloned()
+        .unwrap_or((CLOSE_NORMAL, String::new()));
+    tracing::info!(parent: &state.span, code, reason = %reason, "connection closed");
+    if code != CLOSE_ABNORMAL {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = tokio::time::timeout(
+            limits.write_timeout,
+            socket.send(Message::Close(Some(frame))),
+        )
+        .await;
     }
     drop(service);
     drop(sink);
-    let _ = writer.await;
-    if !peer_ended {
-        // The close handshake: the writer sent our Close; keep the socket until the peer
-        // answers (it may first read what was queued), at most one write deadline.
+    if !peer_ended && code != CLOSE_ABNORMAL {
+        // The close handshake: keep the socket until the peer answers our Close (it may first
+        // read what was written), at most one write deadline.
         let _ = tokio::time::timeout(limits.write_timeout, async {
-            while let Some(Ok(message)) = ws_rx.next().await {
+            while let Some(Ok(message)) = socket.next().await {
                 if matches!(message, Message::Close(_)) {
                     break;
                 }
             }
         })
         .await;
+    }
+}
+
+/// What one turn of the connection loop woke up for.
+enum Step {
+    Read(Option<Result<Message, axum::Error>>),
+    Queued(Option<Box<RawValue>>),
+    Slot(Option<OwnedSemaphorePermit>),
+    Ping,
+    ReadDeadline,
+}
+
+/// The outbound side: the bounded queue (responses of calls that ran in their own task, and
+/// event markers) and the frames gathered for the next write.
+struct Outbound {
+    rx: mpsc::Receiver<Box<RawValue>>,
+    events: Arc<EventQueue>,
+    state: Arc<ConnectionState>,
+    /// Events written on this connection (the frames' `seq`).
+    seq: u64,
+    batch: Vec<Message>,
+}
+
+impl Outbound {
+    /// A queued message (or the event body a marker stands for) as a frame, into the batch.
+    fn push(&mut self, json: Box<RawValue>) {
+        let replace = |result: &str| self.state.take_subscribe_reply(result);
+        let text = match self.events.body_for(&json) {
+            Some(body) => to_frame_with(&body, &mut self.seq, &replace),
+            None => to_frame_with(&json, &mut self.seq, &replace),
+        };
+        if let Some(text) = text {
+            self.batch.push(Message::Text(text.into()));
+        }
+    }
+
+    /// Moves what is queued into the batch, up to `limit` frames in all.
+    fn gather(&mut self, limit: usize) {
+        while self.batch.len() < limit {
+            let Ok(json) = self.rx.try_recv() else { break };
+            self.push(json);
+        }
+    }
+
+    /// A reply produced here: behind everything queued before it (the queue holds at most
+    /// `send_buffer` messages), so the client sees the connection's messages in order.
+    fn answer(&mut self, reply: Box<RawValue>) {
+        self.gather(usize::MAX);
+        self.push(reply);
+    }
+
+    /// A call's response. Subscription responses were already queued by `accept()` /
+    /// `reject()`, so only method-call responses are sent here (jsonrpsee's own rule).
+    fn deliver(&mut self, response: MethodResponse) {
+        if !(response.is_method_call() || response.is_batch()) {
+            // The subscription's reply is in the queue: it goes out with the next write.
+            self.gather(usize::MAX);
+            return;
+        }
+        let success = response.is_success();
+        let (json, on_sent, _) = response.into_parts();
+        self.answer(json);
+        if let Some(on_sent) = on_sent {
+            on_sent.notify(success);
+        }
+    }
+}
+
+/// Why a write failed.
+enum WriteFailure {
+    /// The socket failed (the peer is gone): no close frame can follow.
+    Io,
+    /// The write took longer than the write deadline: a slow consumer.
+    Timeout,
+}
+
+/// Writes the batch with one flush, within the write deadline.
+async fn write_batch(
+    socket: &mut WebSocket,
+    batch: &mut Vec<Message>,
+    write_timeout: Duration,
+) -> Result<(), WriteFailure> {
+    let write = async {
+        for message in batch.drain(..) {
+            socket.feed(message).await?;
+        }
+        socket.flush().await
+    };
+    match tokio::time::timeout(write_timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(WriteFailure::Io),
+        Err(_elapsed) => Err(WriteFailure::Timeout),
     }
 }
 
@@ -339,99 +487,6 @@ async fn deliver(
         on_sent.notify(success);
     }
     sent
-}
-
-/// The writer: `connect.challenge` first, then every queued message as a frame, a ping every
-/// `ping_interval`, and at the end a close frame with the recorded code and reason.
-async fn write_frames(
-    mut ws_tx: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Box<RawValue>>,
-    events: Arc<EventQueue>,
-    close: CloseSignal,
-    limits: FrameLimits,
-    state: Arc<ConnectionState>,
-) {
-    let replace = |result: &str| state.take_subscribe_reply(result);
-    // A marker in the channel stands for the next event body in `events`.
-    let frame = |json: Box<RawValue>, seq: &mut u64| match events.body_for(&json) {
-        Some(body) => to_frame_with(&body, seq, &replace),
-        None => to_frame_with(&json, seq, &replace),
-    };
-    // Only the text is kept: a JSON value held for the connection's life would cost every idle
-    // connection its map nodes.
-    let challenge = serde_json::json!({
-        "type": "event",
-        "event": "connect.challenge",
-        "payload": { "nonce": nonce(), "ts": switchboard_storage::now_ms() },
-    })
-    .to_string();
-    let mut seq = 0u64;
-    let mut ping =
-        tokio::time::interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
-    let mut batch = vec![Message::Text(challenge.into())];
-    loop {
-        if batch.is_empty() {
-            let first = tokio::select! {
-                biased;
-                () = close.token.cancelled() => break,
-                queued = rx.recv() => match queued {
-                    Some(json) => match frame(json, &mut seq) {
-                        Some(frame) => Message::Text(frame.into()),
-                        None => continue,
-                    },
-                    None => break,
-                },
-                _ = ping.tick() => Message::Ping(Default::default()),
-            };
-            batch.push(first);
-            // Whatever else is queued goes out with it: one flush (one syscall) for many
-            // frames when events come fast.
-            while batch.len() < WRITE_BATCH {
-                let Ok(json) = rx.try_recv() else { break };
-                if let Some(text) = frame(json, &mut seq) {
-                    batch.push(Message::Text(text.into()));
-                }
-            }
-        }
-        let write = async {
-            for message in batch.drain(..) {
-                ws_tx.feed(message).await?;
-            }
-            ws_tx.flush().await
-        };
-        let sent = tokio::select! {
-            () = close.token.cancelled() => break,
-            sent = tokio::time::timeout(limits.write_timeout, write) => sent,
-        };
-        match sent {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => {
-                close.close(1006, "");
-                break;
-            }
-            Err(_elapsed) => {
-                close.close(CLOSE_POLICY, "slow consumer");
-                break;
-            }
-        }
-    }
-    rx.close();
-    let (code, reason) = close
-        .reason
-        .get()
-        .cloned()
-        .unwrap_or((CLOSE_NORMAL, String::new()));
-    if code != 1006 {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        let _ = tokio::time::timeout(
-            limits.write_timeout,
-            ws_tx.send(Message::Close(Some(frame))),
-        )
-        .await;
-    }
 }
 
 /// The challenge nonce: 16 random bytes, hex.
