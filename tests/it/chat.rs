@@ -799,6 +799,60 @@ async fn a_reader_that_stops_reading_is_closed_and_resumes_without_loss() {
 }
 
 #[tokio::test]
+async fn a_slow_but_steady_reader_among_fast_ones_is_waited_for_not_closed() {
+    // The log waits while more than 1 % of a stream's listeners are behind, so one reader
+    // slower than nine others sets the pace instead of being closed as a slow consumer. (Its
+    // small receive buffer keeps the backlog on the server, where the pacing sees it.)
+    let server = TestServer::start(&[]).await;
+    let mut op = operator(&server).await;
+    let (first, _) = send(&mut op, json!({ "message": "start" })).await;
+    let session = first["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let topic = json!({ "topic": format!("session:{session}") });
+    let mut slow = WsClient::frames_with_small_receive_buffer(server.addr).await;
+    assert_eq!(
+        slow.call("connect", json!({ "user_id": "slow" })).await["ok"],
+        true
+    );
+    slow.call("subscribe", topic.clone()).await;
+    let mut fast = Vec::new();
+    for i in 0..9 {
+        let mut viewer = WsClient::connected(server.addr, None, &format!("fast{i}")).await;
+        viewer.call("subscribe", topic.clone()).await;
+        fast.push(tokio::spawn(async move {
+            events_until(&mut viewer, is_run_end).await.len()
+        }));
+    }
+    let slow = tokio::spawn(async move {
+        let mut got = std::mem::take(&mut slow.events);
+        while !got.last().is_some_and(is_run_end) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            match slow.next_json().await {
+                Ok(frame) => got.push(frame),
+                Err(closed) => panic!("the slow reader was closed: {closed:?}"),
+            }
+        }
+        got
+    });
+    let words = 600;
+    let message = (0..words)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (res, _) = send(&mut op, json!({ "sessionId": session, "message": message })).await;
+    assert_eq!(res["ok"], true, "{res}");
+    let got = slow.await.unwrap();
+    let first_seq = 5; // after the first run's started, chat, usage, completed
+    assert_eq!(
+        session_seqs(&got),
+        (first_seq..first_seq + words + 3).collect::<Vec<_>>(),
+        "the slow reader got the whole stream"
+    );
+    for viewer in fast {
+        assert_eq!(viewer.await.unwrap(), (words + 3) as usize);
+    }
+}
+
+#[tokio::test]
 async fn a_connection_gets_each_event_once_however_many_subscriptions_match() {
     let server = TestServer::start(&[]).await;
     let mut op = operator(&server).await;

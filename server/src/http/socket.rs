@@ -25,7 +25,15 @@ use tokio::time::{Instant, Sleep};
 /// A WebSocket ping frame from a server: FIN + opcode 0x9, unmasked, no payload.
 const PING_FRAME: [u8; 2] = [0x89, 0x00];
 
-/// Accepts sockets with `TCP_NODELAY` (a small reply must not wait for the peer's delayed ACK).
+/// Unsent bytes the kernel keeps for a socket, at most (`TCP_NOTSENT_LOWAT`; Linux). Without a
+/// bound the send buffer autotunes to MiBs, and a reader that falls behind has its backlog
+/// hidden there, where neither the log's pacing nor the slow-consumer close can see it; with
+/// it, the backlog stays in the connection's bounded queue. Bytes in flight are not limited
+/// (that is the congestion window's job), so throughput on a long path is unaffected.
+const UNSENT_BYTES: u32 = 16 * 1024;
+
+/// Accepts sockets with `TCP_NODELAY` (a small reply must not wait for the peer's delayed ACK)
+/// and at most [`UNSENT_BYTES`] unsent in the kernel.
 #[derive(Debug)]
 pub struct Listener {
     inner: TcpListener,
@@ -46,6 +54,8 @@ impl axum::serve::Listener for Listener {
         // axum's own accept loop, which also rides out transient errors (e.g. EMFILE).
         let (tcp, addr) = axum::serve::Listener::accept(&mut self.inner).await;
         let _ = tcp.set_nodelay(true);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ = socket2::SockRef::from(&tcp).set_tcp_notsent_lowat(UNSENT_BYTES);
         (Socket::new(tcp), addr)
     }
 

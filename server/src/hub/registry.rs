@@ -12,20 +12,20 @@ use crate::connections::ConnectionState;
 use crate::telemetry::names;
 use crate::ws::{EventQueue, QueueError};
 
-/// How far behind the listeners of an event are: how many got it, and how many of those have
-/// a backed-up queue (`/ws` only; see [`EventQueue::is_backed_up`]).
+/// How far behind the listeners of an event are: how many got it, and how many of those are
+/// [behind](EventQueue::is_behind) (`/ws` only).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pressure {
     /// Connections the event went to.
     pub listeners: usize,
-    /// Of those, connections whose queue is backed up.
-    pub backed_up: usize,
+    /// Of those, connections that are behind the stream.
+    pub behind: usize,
 }
 
 impl Pressure {
-    /// Whether most listeners are behind: the producer should wait for them.
-    pub fn most_behind(&self) -> bool {
-        self.backed_up * 2 > self.listeners
+    /// Whether more than 1 % of the listeners are behind: the producer should wait for them.
+    pub fn should_wait(&self) -> bool {
+        self.behind * 100 > self.listeners
     }
 }
 
@@ -96,9 +96,9 @@ impl EventHub {
             state
                 .listeners
                 .retain(|_, listener| match deliver(listener, event) {
-                    Delivery::Sent { backed_up } => {
+                    Delivery::Sent { behind } => {
                         pressure.listeners += 1;
-                        pressure.backed_up += usize::from(backed_up);
+                        pressure.behind += usize::from(behind);
                         true
                     }
                     Delivery::Skipped => true,
@@ -134,11 +134,11 @@ impl EventHub {
                     .is_some_and(|run| listener.runs.contains(run));
             if listens {
                 pressure.listeners += 1;
-                pressure.backed_up += usize::from(
+                pressure.behind += usize::from(
                     listener
                         .direct
                         .as_ref()
-                        .is_some_and(|direct| direct.is_backed_up()),
+                        .is_some_and(|direct| direct.is_behind()),
                 );
             }
         }
@@ -266,7 +266,7 @@ fn subscription_key(sink: &SubscriptionSink) -> String {
 }
 
 enum Delivery {
-    Sent { backed_up: bool },
+    Sent { behind: bool },
     Skipped,
     Full,
 }
@@ -299,7 +299,7 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
                 }),
         };
         match sent {
-            Ok(backed_up) => return Delivery::Sent { backed_up },
+            Ok(behind) => return Delivery::Sent { behind },
             Err(QueueError::Full) => return Delivery::Full,
             Err(QueueError::Closed) => {
                 listener.subscriptions.swap_remove(index);
@@ -316,7 +316,7 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
         .is_some_and(|run| listener.runs.contains(run));
     if let (true, Some(direct)) = (own_run, listener.direct.as_ref()) {
         match direct.try_send(&event.body) {
-            Ok(backed_up) => return Delivery::Sent { backed_up },
+            Ok(behind) => return Delivery::Sent { behind },
             Err(QueueError::Full) => return Delivery::Full,
             Err(QueueError::Closed) => listener.runs.clear(),
         }

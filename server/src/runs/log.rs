@@ -37,10 +37,11 @@ pub struct LogPacing {
 
 impl LogPacing {
     /// For connections that queue `send_buffer` messages: batches of 1/32 of the queue (8 of
-    /// the default 256) and a wait of up to 100 ms per batch while most listeners are behind
-    /// (more than 1/32 of their queue taken). A fast stream thus goes at the pace of its
-    /// typical reader, and its readers stay close to each other; a reader slower than the rest
-    /// cannot hold it back — its queue fills and it is closed as a slow consumer.
+    /// the default 256) and a wait of up to 100 ms per batch while more than 1 % of the
+    /// listeners are behind (more than 1/64 of their queue taken). A fast stream thus goes at
+    /// the pace of its slower readers, and all its readers stay within a few events of each
+    /// other. A reader that stops reading holds it back by at most 100 ms a batch until its
+    /// queue is full (3.2 s with the defaults), and is then closed as a slow consumer.
     pub fn for_connections(send_buffer: usize) -> LogPacing {
         LogPacing {
             batch: (send_buffer / 32).clamp(1, MAX_BATCH),
@@ -251,7 +252,7 @@ impl Writer {
                         }
                     }
                     if let Some((event, pressure)) = newest
-                        && pressure.most_behind()
+                        && pressure.should_wait()
                     {
                         self.wait_for_listeners(&event).await;
                     }
@@ -286,7 +287,7 @@ impl Writer {
         let until = tokio::time::Instant::now() + self.pacing.max_wait;
         while tokio::time::Instant::now() < until {
             tokio::time::sleep(PACE_CHECK).await;
-            if !self.hub.pressure(event).most_behind() {
+            if !self.hub.pressure(event).should_wait() {
                 return;
             }
         }

@@ -51,8 +51,13 @@ pub mod names {
     pub const RATE_LIMITED: &str = "switchboard_rate_limited_total";
 }
 
+/// How often histogram samples are folded into their buckets when nobody scrapes `/metrics`.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The process-wide Prometheus recorder, installed on first use (tests start many servers in
-/// one process; they share it and compare differences).
+/// one process; they share it and compare differences). A histogram keeps each sample until
+/// the next render or upkeep, so a thread of its own runs the upkeep every
+/// [`UPKEEP_INTERVAL`]: without it, a server nobody scrapes would hold every call's sample.
 pub fn prometheus() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
@@ -65,6 +70,18 @@ pub fn prometheus() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
         }
         describe();
+        let upkeep = handle.clone();
+        let spawned = std::thread::Builder::new()
+            .name("metrics-upkeep".to_owned())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_INTERVAL);
+                    upkeep.run_upkeep();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("no metrics upkeep thread ({e}); histograms drain only on scrape");
+        }
         handle
     })
 }

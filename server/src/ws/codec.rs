@@ -13,14 +13,16 @@ use switchboard_api::{ErrorCode, ErrorData};
 /// A request frame's parts: id, method, params.
 pub type FrameRequest = (Id<'static>, String, Option<Box<RawValue>>);
 
+/// A request frame's fields, borrowed from the frame's text; each is read on its own, so that
+/// a field of the wrong type gets its own clear message.
 #[derive(Deserialize)]
 struct InFrame<'a> {
-    #[serde(rename = "type", default)]
-    kind: Option<Value>,
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(default)]
-    method: Option<Value>,
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    method: Option<&'a RawValue>,
     #[serde(borrow, default)]
     params: Option<&'a RawValue>,
 }
@@ -38,29 +40,36 @@ pub fn parse_request(text: &str) -> Result<FrameRequest, Box<RawValue>> {
         }
         Err(_) => return Err(invalid(&Value::Null, "a frame must be valid JSON")),
     };
-    let raw_id = frame.id.clone().unwrap_or(Value::Null);
-    let id = match frame.id {
-        Some(Value::String(s)) => Id::Str(Cow::Owned(s)),
-        Some(Value::Number(n)) if n.as_u64().is_some() => {
-            Id::Number(n.as_u64().unwrap_or_default())
-        }
-        Some(_) => {
-            return Err(invalid(
-                &Value::Null,
-                "id must be a string or a non-negative integer",
-            ));
-        }
-        None => return Err(invalid(&Value::Null, "missing id")),
+    let Some(raw_id) = frame.id else {
+        return Err(invalid(&Value::Null, "missing id"));
     };
-    match frame.kind {
-        Some(Value::String(kind)) if kind == "req" => {}
-        Some(_) => return Err(invalid(&raw_id, "type must be \"req\"")),
-        None => return Err(invalid(&raw_id, "missing type")),
+    let id = if let Ok(s) = serde_json::from_str::<String>(raw_id.get()) {
+        Id::Str(Cow::Owned(s))
+    } else if let Ok(n) = serde_json::from_str::<u64>(raw_id.get()) {
+        Id::Number(n)
+    } else {
+        return Err(invalid(
+            &Value::Null,
+            "id must be a string or a non-negative integer",
+        ));
+    };
+    // Only an error reply needs the id as a value.
+    let echo_id = || serde_json::from_str::<Value>(raw_id.get()).unwrap_or(Value::Null);
+    match frame
+        .kind
+        .map(|k| serde_json::from_str::<Cow<'_, str>>(k.get()))
+    {
+        Some(Ok(kind)) if kind == "req" => {}
+        Some(_) => return Err(invalid(&echo_id(), "type must be \"req\"")),
+        None => return Err(invalid(&echo_id(), "missing type")),
     }
-    let method = match frame.method {
-        Some(Value::String(m)) if !m.is_empty() => m,
-        Some(_) => return Err(invalid(&raw_id, "method must be a non-empty string")),
-        None => return Err(invalid(&raw_id, "missing method")),
+    let method = match frame
+        .method
+        .map(|m| serde_json::from_str::<String>(m.get()))
+    {
+        Some(Ok(m)) if !m.is_empty() => m,
+        Some(_) => return Err(invalid(&echo_id(), "method must be a non-empty string")),
+        None => return Err(invalid(&echo_id(), "missing method")),
     };
     let params = frame
         .params
@@ -69,7 +78,7 @@ pub fn parse_request(text: &str) -> Result<FrameRequest, Box<RawValue>> {
     if let Some(p) = &params
         && !(p.get().starts_with('{') || p.get().starts_with('['))
     {
-        return Err(invalid(&raw_id, "params must be an object or an array"));
+        return Err(invalid(&echo_id(), "params must be an object or an array"));
     }
     Ok((id, method, params))
 }

@@ -55,13 +55,13 @@ impl EventQueue {
     }
 
     /// Queues `body` (`{"event":…,"payload":…}`) if there is room; never waits. Answers
-    /// whether the queue is now [backed up](Self::is_backed_up).
+    /// whether the connection is now [behind](Self::is_behind).
     pub fn try_send(&self, body: &Arc<RawValue>) -> Result<bool, QueueError> {
         let mut inner = self.lock();
         match inner.sink.try_send(marker()) {
             Ok(()) => {
                 inner.bodies.push_back(body.clone());
-                Ok(backed_up(&inner.sink))
+                Ok(behind(&inner.sink))
             }
             Err(TrySendError::Full(_)) => Err(QueueError::Full),
             Err(TrySendError::Closed(_)) => Err(QueueError::Closed),
@@ -89,10 +89,10 @@ impl EventQueue {
         }
     }
 
-    /// Whether more than 1/32 of the queue is taken (8 of the default 256): the reader is behind
-    /// the stream.
-    pub fn is_backed_up(&self) -> bool {
-        backed_up(&self.waiter)
+    /// Whether more than 1/64 of the queue is taken (4 of the default 256): the reader is behind
+    /// the stream. (The kernel holds little more: see `http::socket::UNSENT_BYTES`.)
+    pub fn is_behind(&self) -> bool {
+        behind(&self.waiter)
     }
 
     /// The body a marker stands for (the writer's side), if `message` is a marker.
@@ -104,8 +104,9 @@ impl EventQueue {
     }
 }
 
-fn backed_up(sink: &MethodSink) -> bool {
-    sink.capacity() < sink.max_capacity() - sink.max_capacity() / 32
+fn behind(sink: &MethodSink) -> bool {
+    let queued = sink.max_capacity() - sink.capacity();
+    queued > sink.max_capacity() / 64
 }
 
 fn marker() -> Box<RawValue> {

@@ -63,6 +63,11 @@ pub struct BenchArgs {
     /// Words of the streamed reply (`fanout`).
     #[arg(long, default_value_t = 1000)]
     pub words: usize,
+    /// Each viewer's socket receive buffer, bytes (`fanout`; 0: the system's, autotuned to
+    /// MiBs on loopback). A small one makes viewers that fall behind push back on the server,
+    /// as across a network, instead of piling up unread in this process's kernel buffers.
+    #[arg(long, default_value_t = 32 * 1024)]
+    pub viewer_receive_buffer: u32,
     /// Operators (`chat`).
     #[arg(long, default_value_t = 16)]
     pub operators: usize,
@@ -118,7 +123,10 @@ async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
     let report = match a.scenario {
         Scenario::Rpc => return rpc(a).await,
         Scenario::Connect => scenarios::connect(&a.url, token, a.connections, a.duration).await?,
-        Scenario::Fanout => scenarios::fanout(&a.url, token, a.viewers, a.words).await?,
+        Scenario::Fanout => {
+            let rcvbuf = a.viewer_receive_buffer;
+            scenarios::fanout(&a.url, token, a.viewers, a.words, rcvbuf).await?
+        }
         Scenario::Idle => {
             scenarios::idle(&a.url, token, a.connections, a.duration, a.server_pid).await?
         }

@@ -7,7 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::client::{Socket, Wire, open, response};
+use super::client::{Socket, Wire, open, open_with, response};
 use super::stats::{Latencies, Report, Sample};
 
 /// What one client task counted: calls done, errors, latencies.
@@ -229,6 +229,7 @@ pub(super) async fn fanout(
     token: Option<&str>,
     viewers: usize,
     words: usize,
+    viewer_rcvbuf: u32,
 ) -> anyhow::Result<Report> {
     let mut op = open(url, Wire::Frames, token, "bench-op").await?;
     let first = call(&mut op, 1, "chat.send", json!({ "message": "warm up" })).await?;
@@ -237,7 +238,8 @@ pub(super) async fn fanout(
     let expected = (words + 3) as i64; // started, one chat per word, usage, completed
     let mut sockets = Vec::with_capacity(viewers);
     for i in 0..viewers {
-        let mut s = open(url, Wire::Frames, None, &format!("viewer-{i}")).await?;
+        let viewer = format!("viewer-{i}");
+        let mut s = open_with(url, Wire::Frames, None, &viewer, viewer_rcvbuf).await?;
         call(
             &mut s,
             1,
@@ -305,7 +307,12 @@ pub(super) async fn fanout(
     }
     let delivered = lat.len() as u64;
     let mut report = Report::new("fanout", url, "events", delivered, elapsed, &mut lat, gaps);
-    report.extra = Some(json!({ "viewers": viewers, "words": words, "gaps": gaps }));
+    report.extra = Some(json!({
+        "viewers": viewers,
+        "words": words,
+        "gaps": gaps,
+        "viewer_receive_buffer": viewer_rcvbuf,
+    }));
     Ok(report)
 }
 
