@@ -36,15 +36,15 @@ pub struct LogPacing {
 }
 
 impl LogPacing {
-    /// For connections that queue `send_buffer` messages: batches of 1/32 of the queue (8 of
+    /// For connections that queue `send_buffer` messages: batches of 1/64 of the queue (4 of
     /// the default 256) and a wait of up to 100 ms per batch while more than 1 % of the
     /// listeners are behind (more than 1/64 of their queue taken). A fast stream thus goes at
     /// the pace of its slower readers, and all its readers stay within a few events of each
     /// other. A reader that stops reading holds it back by at most 100 ms a batch until its
-    /// queue is full (3.2 s with the defaults), and is then closed as a slow consumer.
+    /// queue is full (6.4 s with the defaults), and is then closed as a slow consumer.
     pub fn for_connections(send_buffer: usize) -> LogPacing {
         LogPacing {
-            batch: (send_buffer / 32).clamp(1, MAX_BATCH),
+            batch: (send_buffer / 64).clamp(1, MAX_BATCH),
             max_wait: Duration::from_millis(100),
         }
     }
