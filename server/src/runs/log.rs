@@ -28,23 +28,27 @@ const MAX_BATCH: usize = 128;
 /// How a session log batches and paces its events.
 #[derive(Debug, Clone, Copy)]
 pub struct LogPacing {
-    /// Appends stored and published together, at most.
+    /// Appends stored together, at most.
     pub batch: usize,
-    /// How long the log waits, at most, for most of its listeners to catch up before it
-    /// publishes the next batch.
+    /// Events published between two looks at the listeners.
+    pub step: usize,
+    /// How long the log waits, at most, for its listeners to catch up before it publishes the
+    /// next step.
     pub max_wait: Duration,
 }
 
 impl LogPacing {
-    /// For connections that queue `send_buffer` messages: batches of 1/64 of the queue (4 of
-    /// the default 256) and a wait of up to 100 ms per batch while more than 1 % of the
-    /// listeners are behind (more than 1/64 of their queue taken). A fast stream thus goes at
-    /// the pace of its slower readers, and all its readers stay within a few events of each
-    /// other. A reader that stops reading holds it back by at most 100 ms a batch until its
-    /// queue is full (6.4 s with the defaults), and is then closed as a slow consumer.
+    /// For connections that queue `send_buffer` messages: writes of up to 1/32 of the queue (8
+    /// appends of the default 256), published in steps of 1/64 (4 events), with a wait of up to
+    /// 100 ms per step while more than 1 % of the listeners are behind (more than 1/64 of their
+    /// queue taken). A fast stream thus goes at the pace of its slower readers, and all its
+    /// readers stay within a few events of each other. A reader that stops reading holds it
+    /// back by at most 100 ms a step until its queue is full (6.4 s with the defaults), and is
+    /// then closed as a slow consumer.
     pub fn for_connections(send_buffer: usize) -> LogPacing {
         LogPacing {
-            batch: (send_buffer / 64).clamp(1, MAX_BATCH),
+            batch: (send_buffer / 32).clamp(1, MAX_BATCH),
+            step: (send_buffer / 64).max(1),
             max_wait: Duration::from_millis(100),
         }
     }
@@ -236,13 +240,23 @@ impl Writer {
                 Ok(session_now) => {
                     last += n;
                     let mut ready = ready.into_iter();
+                    let mut unchecked = 0;
                     let mut newest = None;
                     for (append, count) in batch.drain(..).zip(counts) {
                         let mut seq = None;
                         for event in ready.by_ref().take(count) {
                             seq = event.seq;
                             let pressure = hub.publish(&event);
-                            newest = Some((event, pressure));
+                            unchecked += 1;
+                            if unchecked >= pacing.step {
+                                unchecked = 0;
+                                newest = None;
+                                if pressure.should_wait() {
+                                    self.wait_for_listeners(&event).await;
+                                }
+                            } else {
+                                newest = Some((event, pressure));
+                            }
                         }
                         if let Reply::Wait(done) = append.reply {
                             let _ = done.send(Ok(Appended {
