@@ -208,6 +208,34 @@ fn event_frame(body_after_prefix: &str, seq: u64) -> String {
     frame
 }
 
+/// How jsonrpsee writes a success response: `{"jsonrpc":"2.0","id":ID,"result":RESULT}`.
+const SUCCESS_PREFIX: &str = "{\"jsonrpc\":\"2.0\",\"id\":";
+const SUCCESS_RESULT: &str = ",\"result\":";
+
+/// The id and result of a success response written as jsonrpsee writes it, found without
+/// parsing the result; `None` for anything else (which is then parsed as a whole).
+fn split_success(message: &str) -> Option<(&str, &str)> {
+    let rest = message.strip_prefix(SUCCESS_PREFIX)?;
+    let mut values = serde_json::Deserializer::from_str(rest).into_iter::<&RawValue>();
+    let id = values.next()?.ok()?;
+    let after_id = rest.get(values.byte_offset()..)?;
+    let result = after_id.strip_prefix(SUCCESS_RESULT)?.strip_suffix('}')?;
+    Some((id.get(), result))
+}
+
+/// `{"type":"res","id":ID,"ok":true,"payload":RESULT}` from the raw JSON of both.
+fn res_ok_frame(id: &str, result: &str) -> String {
+    const HEAD: &str = "{\"type\":\"res\",\"id\":";
+    const OK: &str = ",\"ok\":true,\"payload\":";
+    let mut frame = String::with_capacity(HEAD.len() + id.len() + OK.len() + result.len() + 1);
+    frame.push_str(HEAD);
+    frame.push_str(id);
+    frame.push_str(OK);
+    frame.push_str(result);
+    frame.push('}');
+    frame
+}
+
 /// One outbound JSON-RPC message as a frame; `seq` counts the events of this connection.
 #[cfg(test)]
 pub(crate) fn to_frame(message: &RawValue, seq: &mut u64) -> Option<String> {
@@ -224,6 +252,10 @@ pub fn to_frame_with(
     if let Some(body) = message.get().strip_prefix(EVENT_BODY_PREFIX) {
         *seq += 1;
         return Some(event_frame(body, *seq));
+    }
+    if let Some((id, result)) = split_success(message.get()) {
+        let replacement = replace(result);
+        return Some(res_ok_frame(id, replacement.as_deref().unwrap_or(result)));
     }
     let m: OutMessage<'_> = serde_json::from_str(message.get()).ok()?;
     if let Some(params) = m.params {
@@ -334,6 +366,36 @@ mod tests {
             assert_eq!(frame["error"]["code"], "INVALID_REQUEST");
             assert_eq!(frame["error"]["message"], message, "{input}");
         }
+    }
+
+    #[test]
+    fn success_responses_are_spliced_and_anything_unusual_is_parsed() {
+        for (message, frame) in [
+            (
+                r#"{"jsonrpc":"2.0","id":7,"result":{"status":"ok","n":[1,2]}}"#,
+                r#"{"type":"res","id":7,"ok":true,"payload":{"status":"ok","n":[1,2]}}"#,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":"a\"b}","result":"x"}"#,
+                r#"{"type":"res","id":"a\"b}","ok":true,"payload":"x"}"#,
+            ),
+            (
+                r#"{"jsonrpc":"2.0","id":1,"result":null}"#,
+                r#"{"type":"res","id":1,"ok":true,"payload":null}"#,
+            ),
+            // Another field order: parsed, same frame.
+            (
+                r#"{"id":3,"jsonrpc":"2.0","result":{"a":1}}"#,
+                r#"{"type":"res","id":3,"ok":true,"payload":{"a":1}}"#,
+            ),
+        ] {
+            let raw = RawValue::from_string(message.to_owned()).unwrap();
+            assert_eq!(to_frame(&raw, &mut 0).unwrap(), frame, "{message}");
+        }
+        assert_eq!(
+            split_success(r#"{"jsonrpc":"2.0","id":1,"error":{}}"#),
+            None
+        );
     }
 
     #[test]
