@@ -167,7 +167,14 @@ impl ConnectionState {
 
     /// The role in force: `connect`'s, else (on `/rpc`) the bearer's.
     pub fn role(&self) -> Option<Role> {
-        self.identity().map(|i| i.principal.role).or_else(|| {
+        // Read under the lock, without a copy of the identity: the gate asks on every call.
+        let by_connect = self
+            .identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|i| i.principal.role);
+        by_connect.or_else(|| {
             (self.protocol != Protocol::Frames)
                 .then(|| self.bearer.as_ref().map(|p| p.role))
                 .flatten()

@@ -16,7 +16,7 @@ use jsonrpsee::core::middleware::{
     Batch, BatchEntry, BatchEntryErr, Notification, ResponseFuture, RpcServiceT,
 };
 use jsonrpsee::types::{ErrorCode as JsonRpcCode, ErrorObjectOwned, Request};
-use switchboard_api::{Access, Role, catalogue};
+use switchboard_api::{Access, MethodSpec, Role, catalogue};
 use tower::Layer;
 use tracing::Instrument;
 
@@ -73,8 +73,13 @@ struct Refusal {
 }
 
 impl<S> RoleGateService<S> {
-    fn check(&self, method: &str, conn: Option<&ConnectionState>) -> Result<(), Refusal> {
-        let Some(spec) = catalogue::lookup(method) else {
+    fn check(
+        &self,
+        method: &str,
+        spec: Option<&MethodSpec>,
+        conn: Option<&ConnectionState>,
+    ) -> Result<(), Refusal> {
+        let Some(spec) = spec else {
             // Unknown, or registered but unclassified: refused for every role.
             return Err(Refusal {
                 error: JsonRpcCode::MethodNotFound.into(),
@@ -164,8 +169,10 @@ where
         normalize_unsubscribe(&mut req);
         let conn = req.extensions().get::<Arc<ConnectionState>>().cloned();
         let started = Instant::now();
-        let method = telemetry::method_label(req.method_name());
-        if let Err(refusal) = self.check(req.method_name(), conn.as_deref()) {
+        let spec = catalogue::lookup(req.method_name());
+        // The catalogue's name, or `unknown` (never the caller's string).
+        let method = spec.map_or("unknown", |s| s.name);
+        if let Err(refusal) = self.check(req.method_name(), spec, conn.as_deref()) {
             if let Some(detail) = refusal.audit {
                 self.audit_denied(req.method_name(), conn.as_deref(), detail);
             }
@@ -231,7 +238,8 @@ where
             let refused = match entry {
                 Ok(BatchEntry::Call(req)) => {
                     let conn = req.extensions().get::<Arc<ConnectionState>>().cloned();
-                    match self.check(req.method_name(), conn.as_deref()) {
+                    let spec = catalogue::lookup(req.method_name());
+                    match self.check(req.method_name(), spec, conn.as_deref()) {
                         Ok(()) => None,
                         Err(refusal) => {
                             if let Some(detail) = refusal.audit {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use switchboard_api::{ErrorCode, catalogue};
+use switchboard_api::ErrorCode;
 
 /// Histogram buckets, seconds: from half a millisecond to five minutes.
 const BUCKETS: &[f64] = &[
@@ -120,11 +120,6 @@ fn describe() {
     );
     describe_counter!(names::AUTH_FAILURES, "Failed authentications by reason");
     describe_counter!(names::RATE_LIMITED, "Refusals by limit");
-}
-
-/// The catalogue's name for `method`, or `unknown` (never the caller's string).
-pub fn method_label(method: &str) -> &'static str {
-    catalogue::lookup(method).map_or("unknown", |m| m.name)
 }
 
 /// A call's outcome label: `ok` or the error code's name.
