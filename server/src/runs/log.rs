@@ -296,7 +296,8 @@ impl Writer {
         }
     }
 
-    /// Waits (at most `pacing.max_wait`) until most listeners of `event` have caught up.
+    /// Waits (at most `pacing.max_wait`) until no more than 1 % of the listeners of `event` are
+    /// behind.
     async fn wait_for_listeners(&self, event: &HubEvent) {
         let until = tokio::time::Instant::now() + self.pacing.max_wait;
         while tokio::time::Instant::now() < until {
