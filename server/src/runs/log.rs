@@ -239,24 +239,20 @@ impl Writer {
             match result {
                 Ok(session_now) => {
                     last += n;
-                    let mut ready = ready.into_iter();
-                    let mut unchecked = 0;
+                    let total = ready.len();
+                    let mut ready = ready.into_iter().enumerate();
                     let mut newest = None;
                     for (append, count) in batch.drain(..).zip(counts) {
                         let mut seq = None;
-                        for event in ready.by_ref().take(count) {
+                        for (i, event) in ready.by_ref().take(count) {
                             seq = event.seq;
                             let pressure = hub.publish(&event);
-                            unchecked += 1;
-                            if unchecked >= pacing.step {
-                                unchecked = 0;
-                                newest = None;
-                                if pressure.should_wait() {
-                                    self.wait_for_listeners(&event).await;
-                                }
-                            } else {
-                                newest = Some((event, pressure));
+                            // After each whole step; the last one waits below, after the replies.
+                            if (i + 1) % pacing.step == 0 && i + 1 < total && pressure.should_wait()
+                            {
+                                self.wait_for_listeners(&event).await;
                             }
+                            newest = Some((event, pressure));
                         }
                         if let Reply::Wait(done) = append.reply {
                             let _ = done.send(Ok(Appended {

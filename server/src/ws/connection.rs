@@ -85,7 +85,7 @@ pub fn next_connection_id() -> ConnectionId {
 /// jsonrpsee uses for `/rpc`, so both endpoints pass the same gate.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_connection<L>(
-    socket: WebSocket,
+    mut socket: WebSocket,
     conn_id: ConnectionId,
     remote_addr: std::net::SocketAddr,
     bearer: Option<switchboard_auth::Principal>,
@@ -156,7 +156,6 @@ pub async fn serve_connection<L>(
     let mut extensions = Extensions::new();
     extensions.insert(state.clone());
 
-    let mut socket = socket;
     let mut connected = false;
     // Whether the peer ended the connection (then there is no close handshake to wait for).
     let mut peer_ended = false;
@@ -293,7 +292,7 @@ pub async fn serve_connection<L>(
                 () = close.token.cancelled() => return,
                 response = call => response,
             };
-            deliver(&sink, response, &close, write_timeout).await;
+            deliver_queued(&sink, response, &close, write_timeout).await;
             drop(permit);
         });
     }
@@ -380,19 +379,15 @@ impl Outbound {
         self.push(reply);
     }
 
-    /// A call's response. Subscription responses were already queued by `accept()` /
-    /// `reject()`, so only method-call responses are sent here (jsonrpsee's own rule).
+    /// A call's response, answered here.
     fn deliver(&mut self, response: MethodResponse) {
-        if !(response.is_method_call() || response.is_batch()) {
-            // The subscription's reply is in the queue: it goes out with the next write.
-            self.gather(usize::MAX);
-            return;
-        }
-        let success = response.is_success();
-        let (json, on_sent, _) = response.into_parts();
-        self.answer(json);
-        if let Some(on_sent) = on_sent {
-            on_sent.notify(success);
+        match answer_of(response) {
+            Some((json, sent)) => {
+                self.answer(json);
+                sent();
+            }
+            // A subscription's reply is in the queue: it goes out with the next write.
+            None => self.gather(usize::MAX),
         }
     }
 }
@@ -451,42 +446,39 @@ fn is_too_big(e: &axum::Error) -> bool {
     false
 }
 
-/// Queues a message, waiting at most the write deadline for room; on timeout the connection is
-/// closed as a slow consumer (a response is never dropped silently).
-async fn enqueue(
-    sink: &MethodSink,
-    message: Box<RawValue>,
-    close: &CloseSignal,
-    write_timeout: Duration,
-) -> bool {
-    match sink.send_timeout(message, write_timeout).await {
-        Ok(()) => true,
-        Err(SendTimeoutError::Timeout(_)) => {
-            close.close(CLOSE_POLICY, "slow consumer");
-            false
-        }
-        Err(SendTimeoutError::Closed(_)) => false,
+/// The answer a call's response sends, if any, and what to do once it is on its way.
+/// Subscription responses were already queued by `accept()` / `reject()`, so only method-call
+/// responses are sent (jsonrpsee's own rule).
+fn answer_of(response: MethodResponse) -> Option<(Box<RawValue>, impl FnOnce())> {
+    if !(response.is_method_call() || response.is_batch()) {
+        return None;
     }
+    let success = response.is_success();
+    let (json, on_sent, _) = response.into_parts();
+    Some((json, move || {
+        if let Some(on_sent) = on_sent {
+            on_sent.notify(success);
+        }
+    }))
 }
 
-/// Sends a call's response. Subscription responses were already queued by `accept()` /
-/// `reject()`, so only method-call responses are sent here (jsonrpsee's own rule).
-async fn deliver(
+/// A call that ran in its own task answers through the queue, waiting at most the write
+/// deadline for room; past it the connection is closed as a slow consumer (a response is never
+/// dropped silently).
+async fn deliver_queued(
     sink: &MethodSink,
     response: MethodResponse,
     close: &CloseSignal,
     write_timeout: Duration,
-) -> bool {
-    if !(response.is_method_call() || response.is_batch()) {
-        return true;
+) {
+    let Some((json, sent)) = answer_of(response) else {
+        return;
+    };
+    match sink.send_timeout(json, write_timeout).await {
+        Ok(()) => sent(),
+        Err(SendTimeoutError::Timeout(_)) => close.close(CLOSE_POLICY, "slow consumer"),
+        Err(SendTimeoutError::Closed(_)) => {}
     }
-    let success = response.is_success();
-    let (json, on_sent, _) = response.into_parts();
-    let sent = enqueue(sink, json, close, write_timeout).await;
-    if sent && let Some(on_sent) = on_sent {
-        on_sent.notify(success);
-    }
-    sent
 }
 
 /// The challenge nonce: 16 random bytes, hex.

@@ -82,27 +82,26 @@ pub(super) async fn open_with(
     user: &str,
     rcvbuf: u32,
 ) -> anyhow::Result<Socket> {
-    let (mut socket, _) = if rcvbuf == 0 {
-        tokio_tungstenite::connect_async_with_config(url, None, true).await?
+    let request = url.into_client_request()?;
+    let host = request.uri().host().unwrap_or("127.0.0.1");
+    let port = request.uri().port_u16().unwrap_or(80);
+    let addr = tokio::net::lookup_host((host, port))
+        .await?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{host} has no address"))?;
+    let tcp = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
     } else {
-        // Set before connecting, so that the window scale matches the buffer.
-        let request = url.into_client_request()?;
-        let host = request.uri().host().unwrap_or("127.0.0.1");
-        let port = request.uri().port_u16().unwrap_or(80);
-        let addr = tokio::net::lookup_host((host, port))
-            .await?
-            .next()
-            .ok_or_else(|| anyhow::anyhow!("{host} has no address"))?;
-        let tcp = if addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        tcp.set_recv_buffer_size(rcvbuf)?;
-        let tcp = tcp.connect(addr).await?;
-        tcp.set_nodelay(true)?;
-        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await?
+        TcpSocket::new_v6()?
     };
+    if rcvbuf > 0 {
+        // Set before connecting, so that the window scale matches the buffer.
+        tcp.set_recv_buffer_size(rcvbuf)?;
+    }
+    let tcp = tcp.connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let (mut socket, _) =
+        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(tcp)).await?;
     if wire == Wire::Frames || token.is_some() {
         let mut params = json!({ "user_id": user });
         if let Some(token) = token {
