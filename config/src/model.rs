@@ -280,6 +280,23 @@ pub struct ToolConfig {
     pub timeout_s: Option<u64>,
     /// Output beyond this many bytes is cut off.
     pub max_output_bytes: Option<u64>,
+    /// `http.get` only: whether it may reach loopback, private, link-local, unique-local and
+    /// other non-public addresses (default false: refused, whatever `allowed_hosts` says).
+    pub allow_private: bool,
+    /// `exec` only: the environment variables passed from the server to a child, by name (the
+    /// child's environment is cleared first); left out, `["PATH"]`.
+    #[serde(deserialize_with = "opt_string_list")]
+    pub env: Option<Vec<String>>,
+    /// `exec` only: the children's working directory; left out, `<server.data_dir>/exec`
+    /// (created when missing).
+    pub workdir: Option<PathBuf>,
+}
+
+/// [`crate::de::string_list`] for a key whose absence means something else than an empty list.
+fn opt_string_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    crate::de::string_list(deserializer).map(Some)
 }
 
 impl ToolConfig {

@@ -180,6 +180,29 @@ impl Config {
             for command in &tool.allowed_commands {
                 not_blank(&key("allowed_commands"), command)?;
             }
+            let http_get = matches!(name.as_str(), "http.get" | "http_get");
+            if tool.allow_private && !http_get {
+                return Err(ConfigError::invalid(
+                    key("allow_private"),
+                    "only http.get reaches the network",
+                ));
+            }
+            if (tool.env.is_some() || tool.workdir.is_some()) && name != "exec" {
+                let field = if tool.env.is_some() { "env" } else { "workdir" };
+                return Err(ConfigError::invalid(key(field), "only exec runs programs"));
+            }
+            for var in tool.env.iter().flatten() {
+                not_blank(&key("env"), var)?;
+                if var.contains(['=', '\0']) {
+                    return Err(ConfigError::invalid(
+                        key("env"),
+                        format!("{var:?} is not an environment variable name"),
+                    ));
+                }
+            }
+            if let Some(dir) = &tool.workdir {
+                not_blank(&key("workdir"), &dir.to_string_lossy())?;
+            }
         }
         for (model, pricing) in &self.pricing {
             let prices = [

@@ -3,7 +3,7 @@
 //! `clock`, `calc`, `http.get` (allowed hosts, size and time limits) and `exec` (an allowlist,
 //! no shell, time and output limits; approval required and risk high by default).
 
-mod calc;
+pub mod calc;
 mod clock;
 mod exec;
 mod http_get;
@@ -32,7 +32,7 @@ pub fn run_builtin(name: &str, input: &Value) -> Result<Value, String> {
                 .get("expr")
                 .and_then(Value::as_str)
                 .ok_or_else(|| "calc needs {\"expr\": \"…\"}".to_owned())?;
-            calc::evaluate(expr).map(|value| json!({ "value": value }))
+            calc::evaluate_json(expr).map(|value| json!({ "value": value }))
         }
         other => Err(format!("unknown tool `{other}` (built in: clock, calc)")),
     }
@@ -44,7 +44,7 @@ enum ToolKind {
     Clock,
     Calc,
     HttpGet { allowed_hosts: Vec<String> },
-    Exec { allowed_commands: Vec<String> },
+    Exec(exec::ExecPolicy),
 }
 
 /// One tool.
@@ -112,9 +112,11 @@ impl ToolRegistry {
                 ),
                 true,
                 Risk::High,
-                ToolKind::Exec {
+                ToolKind::Exec(exec::ExecPolicy {
                     allowed_commands: Vec::new(),
-                },
+                    env: exec::DEFAULT_ENV.iter().map(|v| (*v).to_owned()).collect(),
+                    workdir: config.server.data_dir.join(exec::DEFAULT_WORKDIR),
+                }),
             ),
         ];
         let mut tools = BTreeMap::new();
@@ -129,9 +131,11 @@ impl ToolRegistry {
                 (ToolKind::HttpGet { .. }, Some(o)) => ToolKind::HttpGet {
                     allowed_hosts: o.allowed_hosts.clone(),
                 },
-                (ToolKind::Exec { .. }, Some(o)) => ToolKind::Exec {
+                (ToolKind::Exec(default), Some(o)) => ToolKind::Exec(exec::ExecPolicy {
                     allowed_commands: o.allowed_commands.clone(),
-                },
+                    env: o.env.clone().unwrap_or(default.env),
+                    workdir: o.workdir.clone().unwrap_or(default.workdir),
+                }),
                 (kind, _) => kind,
             };
             let tool = Tool {
@@ -187,10 +191,10 @@ impl ToolRegistry {
                 )
                 .await
             }
-            ToolKind::Exec { allowed_commands } => {
+            ToolKind::Exec(policy) => {
                 exec::run(
                     input,
-                    allowed_commands,
+                    policy,
                     tool.timeout,
                     tool.max_output,
                     Some((out, call_id)),
