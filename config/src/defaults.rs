@@ -22,6 +22,8 @@ pub const MAX_CONNECTIONS: usize = 10_000;
 pub const DRAIN_TIMEOUT_S: u64 = 30;
 /// `server.max_inflight_calls`: calls one connection may have in progress at once.
 pub const MAX_INFLIGHT_CALLS: usize = 64;
+/// `server.pace_wait_ms`: how long a stream waits per step for a listener that is behind.
+pub const PACE_WAIT_MS: u64 = 100;
 
 /// `auth.token_cache_ttl_s`: how long a verified token is trusted without argon2.
 pub const TOKEN_CACHE_TTL_S: u64 = 60;

@@ -96,7 +96,12 @@ async fn drain(state: &AppState) {
         lifecycle: false,
         body,
     };
-    state.hub.broadcast(&event, &state.connections.snapshot());
+    state.hub.broadcast(
+        &event,
+        &state.connections.snapshot(),
+        1012,
+        "server shutting down",
+    );
     if !state
         .runs
         .wait_idle(state.config.server.drain_timeout())

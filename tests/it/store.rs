@@ -200,6 +200,7 @@ async fn runs_finish_and_unfinished_ones_fail_at_the_next_start() {
                 principal: "token:x".into(),
                 idempotency_key: Some(format!("k-{id}")),
                 created_at: 100,
+                message: format!("q-{id}"),
             })
             .await
             .unwrap();
@@ -250,6 +251,10 @@ async fn runs_finish_and_unfinished_ones_fail_at_the_next_start() {
         let r2 = s.get_run("r2").await.unwrap().unwrap();
         assert_eq!(r2.run_status(), RunStatus::Failed);
         assert_eq!(r2.error.as_deref(), Some("interrupted"), "{}", b.name);
+        // A run that never started brings its accepted message into the transcript.
+        let (messages, _) = s.list_messages("s", 10, None).await.unwrap();
+        let texts: Vec<_> = messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(texts, ["q-r3"], "{}", b.name);
     }
 }
 

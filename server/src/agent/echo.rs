@@ -23,6 +23,10 @@ impl EchoAgent {
     }
 
     pub(super) async fn run(&self, message: &str, out: &mut RunOutput) -> Result<(), AgentError> {
+        #[cfg(debug_assertions)]
+        if message == PANIC_MESSAGE && PANIC_ARMED.load(std::sync::atomic::Ordering::Relaxed) {
+            panic!("failpoint: the echo agent panics");
+        }
         out.usage.input_tokens = count_words(message);
         let reply = match message.trim_start().strip_prefix("/tool ") {
             Some(command) => run_tool(command, out).await?,
@@ -37,6 +41,20 @@ impl EchoAgent {
         out.usage.output_tokens = count_words(&reply);
         Ok(())
     }
+}
+
+/// Fault injection for the test suite, in debug builds only: once [`arm_panic_failpoint`] was
+/// called in the process, a message that is exactly this makes the echo agent panic, as a bug
+/// would.
+#[cfg(debug_assertions)]
+pub const PANIC_MESSAGE: &str = "/failpoint panic";
+#[cfg(debug_assertions)]
+static PANIC_ARMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Arms the echo agent's panic failpoint (debug builds only; see [`PANIC_MESSAGE`]).
+#[cfg(debug_assertions)]
+pub fn arm_panic_failpoint() {
+    PANIC_ARMED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// `NAME {json}` → runs the tool, emits `tool.call` and `tool.result`, returns the reply.

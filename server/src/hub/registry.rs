@@ -55,6 +55,35 @@ struct Listener {
     /// Runs this connection started with `chat.send` (frames only): their events come here
     /// when no subscription of the connection covers them.
     runs: HashSet<String>,
+    /// A stream already waited `server.pace_wait_ms` for this listener in vain: no stream
+    /// waits for it again until it has caught up (its queue no longer behind). Until then it
+    /// is on its own, and closed as a slow consumer if its queue fills.
+    unpaced: bool,
+}
+
+impl Listener {
+    /// Whether this listener, just offered an event and now `behind` or not, holds its
+    /// streams back. A listener released from pacing is paced again once it caught up.
+    fn holds_back(&mut self, behind: bool) -> bool {
+        if self.unpaced && !behind {
+            self.unpaced = false;
+        }
+        behind && !self.unpaced
+    }
+
+    /// Whether this listener gets `event`.
+    fn listens_to(&self, event: &HubEvent) -> bool {
+        self.subscriptions.iter().any(|s| s.topic.matches(event))
+            || event
+                .run_id
+                .as_deref()
+                .is_some_and(|run| self.runs.contains(run))
+    }
+
+    /// Whether its own queue is behind (`/ws` only).
+    fn is_behind(&self) -> bool {
+        self.direct.as_ref().is_some_and(|direct| direct.is_behind())
+    }
 }
 
 #[derive(Default)]
@@ -98,7 +127,7 @@ impl EventHub {
                 .retain(|_, listener| match deliver(listener, event) {
                     Delivery::Sent { behind } => {
                         pressure.listeners += 1;
-                        pressure.behind += usize::from(behind);
+                        pressure.behind += usize::from(listener.holds_back(behind));
                         true
                     }
                     Delivery::Skipped => true,
@@ -121,28 +150,32 @@ impl EventHub {
 
     /// [`Pressure`] now, over the connections that would get `event`.
     pub fn pressure(&self, event: &HubEvent) -> Pressure {
-        let state = self.lock();
+        let mut state = self.lock();
         let mut pressure = Pressure::default();
-        for listener in state.listeners.values() {
-            let listens = listener
-                .subscriptions
-                .iter()
-                .any(|s| s.topic.matches(event))
-                || event
-                    .run_id
-                    .as_deref()
-                    .is_some_and(|run| listener.runs.contains(run));
-            if listens {
+        for listener in state.listeners.values_mut() {
+            if listener.listens_to(event) {
                 pressure.listeners += 1;
-                pressure.behind += usize::from(
-                    listener
-                        .direct
-                        .as_ref()
-                        .is_some_and(|direct| direct.is_behind()),
-                );
+                let behind = listener.is_behind();
+                pressure.behind += usize::from(listener.holds_back(behind));
             }
         }
         pressure
+    }
+
+    /// Stops waiting for the listeners of `event` that are still behind after a stream waited
+    /// its bound for them: one reader never sets everyone's pace. They are paced again once
+    /// they catch up; one that does not is closed as a slow consumer when its queue fills.
+    /// Returns how many were released.
+    pub fn release_laggards(&self, event: &HubEvent) -> usize {
+        let mut state = self.lock();
+        let mut released = 0;
+        for listener in state.listeners.values_mut() {
+            if !listener.unpaced && listener.listens_to(event) && listener.is_behind() {
+                listener.unpaced = true;
+                released += 1;
+            }
+        }
+        released
     }
 
     /// Registers a live subscription. With `replayed_to = Some((session, seq))` it is attached
@@ -208,13 +241,23 @@ impl EventHub {
         }
     }
 
-    /// Offers `event` to every connection: through its own queue on `/ws`, through its first
-    /// subscription on `/rpc` (a `/rpc` connection without one cannot be told). Never waits.
-    pub fn broadcast(&self, event: &HubEvent, connections: &[Arc<ConnectionState>]) {
+    /// Offers `event` (the `shutdown` notice) to every connection: through its own queue on
+    /// `/ws`, through its first subscription on `/rpc` (a `/rpc` connection without one cannot
+    /// be told). Never waits: a `/ws` connection whose queue is full cannot be told in order,
+    /// so it is closed at once with `close_code` and the event's reason instead.
+    pub fn broadcast(
+        &self,
+        event: &HubEvent,
+        connections: &[Arc<ConnectionState>],
+        close_code: u16,
+        reason: &str,
+    ) {
         let mut told = HashSet::new();
         for conn in connections {
             if let Some(direct) = &conn.direct {
-                let _ = direct.try_send(&event.body);
+                if let Err(QueueError::Full) = direct.try_send(&event.body) {
+                    conn.close(close_code, reason);
+                }
                 told.insert(conn.id.clone());
             }
         }
@@ -258,6 +301,7 @@ fn listener<'a>(state: &'a mut HubState, conn: &Arc<ConnectionState>) -> &'a mut
             direct: conn.direct.clone(),
             subscriptions: Vec::new(),
             runs: HashSet::new(),
+            unpaced: false,
         })
 }
 

@@ -106,13 +106,9 @@ impl ChatMethods {
     }
 
     /// The first run of an idempotency key, from memory or (after a restart) from the store.
-    async fn earlier_result(
-        &self,
-        principal: &str,
-        key: &str,
-    ) -> Result<Option<ChatSendResult>, ApiError> {
+    async fn earlier_result(&self, principal: &str, key: &str) -> Result<Option<Earlier>, ApiError> {
         if let Some(first) = self.state.runs.idempotency.get(principal, key) {
-            return outcome(first.outcome).await.map(Some);
+            return Ok(Some(Earlier::Running(first.outcome)));
         }
         let since = now_ms() - i64::try_from(IDEMPOTENCY_WINDOW.as_millis()).unwrap_or(i64::MAX);
         let Some(run) = self
@@ -126,7 +122,7 @@ impl ChatMethods {
         match run.run_status() {
             RunStatus::Completed | RunStatus::Aborted => {
                 let reply = self.state.store.assistant_message_for_run(&run.id).await?;
-                Ok(Some(ChatSendResult {
+                Ok(Some(Earlier::Done(ChatSendResult {
                     content: reply.map(|m| m.content).unwrap_or_default(),
                     session_id: run.session_id.clone(),
                     run_id: run.id.clone(),
@@ -140,7 +136,7 @@ impl ChatMethods {
                     } else {
                         StopReason::EndTurn
                     },
-                }))
+                })))
             }
             RunStatus::Timeout => Err(ApiError::Timeout(run.error.unwrap_or_default())),
             RunStatus::Failed => Err(ApiError::Unavailable(format!(
@@ -151,7 +147,7 @@ impl ChatMethods {
             // in memory, unless it was forgotten or started before a restart.
             RunStatus::Queued | RunStatus::Started => {
                 match self.state.runs.idempotency.get(principal, key) {
-                    Some(first) => outcome(first.outcome).await.map(Some),
+                    Some(first) => Ok(Some(Earlier::Running(first.outcome))),
                     None => Err(ApiError::Conflict(
                         "a run with this idempotency key is still in progress".to_owned(),
                     )),
@@ -159,6 +155,14 @@ impl ChatMethods {
             }
         }
     }
+}
+
+/// What an earlier call with the same idempotency key gives.
+enum Earlier {
+    /// It ended: its result.
+    Done(ChatSendResult),
+    /// It is still going: its outcome, to wait for.
+    Running(watch::Receiver<Option<RunOutcome>>),
 }
 
 /// Waits for a run's outcome.
@@ -174,6 +178,8 @@ async fn outcome(mut rx: watch::Receiver<Option<RunOutcome>>) -> Result<ChatSend
             ErrorCode::Timeout => ApiError::Timeout(message),
             ErrorCode::NotFound => ApiError::NotFound(message),
             ErrorCode::Unavailable => ApiError::Unavailable(message),
+            // The run logged it already; the message is the correlation id.
+            ErrorCode::Internal => ApiError::InternalLogged(message),
             _ => ApiError::Internal(message),
         }),
         None => Err(ApiError::Unavailable("the run was lost".to_owned())),
@@ -219,17 +225,24 @@ impl ChatApiServer for ChatMethods {
             }
             .into());
         }
+        // Held until the run is queued: this connection's sends queue in the order they came.
+        let order = conn.send_order.lock().await;
         let key = idempotency_key.filter(|k| !k.is_empty());
         if let Some(key) = &key
             && let Some(earlier) = self.earlier_result(&principal, key).await?
         {
-            return Ok(earlier);
+            drop(order);
+            return match earlier {
+                Earlier::Done(result) => Ok(result),
+                Earlier::Running(rx) => Ok(outcome(rx).await?),
+            };
         }
         let session = self
             .session_for(&conn, agent_id, session_id, &message)
             .await?;
         let run_id = new_id("run");
         let (done, rx) = watch::channel(None);
+        let done = std::sync::Arc::new(done);
         if let Some(key) = &key
             && let Err(first) = self.state.runs.idempotency.insert(
                 &principal,
@@ -240,24 +253,27 @@ impl ChatApiServer for ChatMethods {
                 },
             )
         {
+            drop(order);
             return Ok(outcome(first.outcome).await?);
         }
         // The caller's own connection gets the run's events without subscribing.
         self.state.hub.watch_run(&conn, &run_id);
-        let submitted = self
-            .state
-            .runs
-            .submit(RunRequest {
-                run_id: run_id.clone(),
-                session,
-                message,
-                principal: principal.clone(),
-                idempotency_key: key.clone(),
-                done,
-            })
-            .await;
-        let result = match submitted {
+        let queued = self.state.runs.submit(RunRequest {
+            run_id: run_id.clone(),
+            session,
+            message,
+            principal: principal.clone(),
+            idempotency_key: key.clone(),
+            done,
+        });
+        drop(order);
+        let durable = match queued {
+            Ok(queued) => queued.durable().await,
+            Err(e) => Err(e),
+        };
+        let result = match durable {
             Ok(()) => outcome(rx).await,
+            // The run never was: the key is free again.
             Err(e) => {
                 if let Some(key) = &key {
                     self.state.runs.idempotency.remove(&principal, key);

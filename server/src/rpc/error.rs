@@ -43,6 +43,9 @@ pub enum ApiError {
     /// A bug or an unexpected failure: the detail is logged, never sent.
     #[error("internal error")]
     Internal(String),
+    /// An internal error already logged under this correlation id (e.g. a run's panic).
+    #[error("internal error (correlation id {0})")]
+    InternalLogged(String),
 }
 
 impl ApiError {
@@ -58,7 +61,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             ApiError::Timeout(_) => ErrorCode::Timeout,
             ApiError::Unavailable(_) => ErrorCode::Unavailable,
-            ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::Internal(_) | ApiError::InternalLogged(_) => ErrorCode::Internal,
         }
     }
 
@@ -110,7 +113,7 @@ impl From<ApiError> for ErrorObjectOwned {
 }
 
 /// A short random id that ties a client's error message to the log line.
-fn correlation_id() -> String {
+pub fn correlation_id() -> String {
     let mut bytes = [0u8; 6];
     if getrandom::fill(&mut bytes).is_err() {
         return format!("t{}", switchboard_storage::now_ms());

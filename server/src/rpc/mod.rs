@@ -3,7 +3,7 @@
 
 mod error;
 
-pub use error::ApiError;
+pub use error::{ApiError, correlation_id};
 
 use jsonrpsee::{Methods, RpcModule};
 use switchboard_api::rpc::{

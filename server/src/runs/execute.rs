@@ -2,7 +2,10 @@
 //! aborted, timed out or failed — storing the reply and the run's state before announcing the
 //! outcome.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use futures_util::FutureExt;
 
 use serde_json::{Value, json};
 use switchboard_api::types::{ChatSendResult, StopReason};
@@ -22,12 +25,16 @@ enum Ending {
     Timeout,
     Interrupted,
     Failed(AgentError),
+    /// The agent panicked: the correlation id of the log line.
+    Panicked(String),
 }
 
-/// The worker loop of one session; stops after [`WORKER_IDLE`] without runs.
+/// The worker loop of one session; stops after [`WORKER_IDLE`] without runs. Runs come in the
+/// order they were accepted; each starts only once it is stored (a run whose write failed was
+/// refused to its caller and is skipped).
 pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Receiver<QueuedRun>) {
     loop {
-        let run = match tokio::time::timeout(WORKER_IDLE, rx.recv()).await {
+        let mut run = match tokio::time::timeout(WORKER_IDLE, rx.recv()).await {
             Ok(Some(run)) => run,
             Ok(None) => return,
             Err(_idle) => {
@@ -42,12 +49,16 @@ pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Re
                 continue;
             }
         };
+        let stored = (&mut run.recorded).await.unwrap_or(false);
         let log = {
             let mut sessions = inner.lock();
             let Some(entry) = sessions.get_mut(&session_id) else {
                 return;
             };
             entry.waiting.retain(|p| p.run_id != run.run_id);
+            if !stored {
+                continue;
+            }
             entry.active = Some(Pending {
                 run_id: run.run_id.clone(),
                 cancel: run.cancel.clone(),
@@ -60,6 +71,28 @@ pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Re
             entry.active = None;
         }
         let _ = run.done.send(Some(outcome));
+    }
+}
+
+/// Watches a session's worker: should it ever die (a bug outside the agent, whose panics are
+/// caught per run), the session's entry is dropped, so the next `chat.send` starts a fresh
+/// worker instead of finding a dead one. Runs it held end for their callers as lost
+/// (`UNAVAILABLE`), and in the store at the next start.
+pub(super) async fn supervise(
+    inner: Arc<Inner>,
+    session_id: String,
+    tx: mpsc::Sender<QueuedRun>,
+    worker: tokio::task::JoinHandle<()>,
+) {
+    let Err(e) = worker.await else { return };
+    let id = crate::rpc::correlation_id();
+    tracing::error!(correlation_id = %id, session = %session_id, error = %e, "a session worker died; the session gets a new one");
+    let mut sessions = inner.lock();
+    if sessions
+        .get(&session_id)
+        .is_some_and(|entry| entry.tx.same_channel(&tx))
+    {
+        sessions.remove(&session_id);
     }
 }
 
@@ -78,19 +111,25 @@ async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome
             Ending::Aborted
         }
     };
+    let mut started = false;
     let ending = if run.cancel.is_cancelled() {
         stopped()
     } else {
         match start(log, run).await {
             Err(e) => Ending::Failed(e),
             Ok(()) => {
+                started = true;
+                tracing::info!(session = %run.session_id, run = %run.run_id, agent = %run.agent_id, "run started");
                 let Some(agent) = inner.agents.get(&run.agent_id) else {
                     return failed(ErrorCode::NotFound, format!("no agent {}", run.agent_id));
                 };
+                // A panic in the agent (its tools, its parsers) ends this run, not the worker.
+                let agent_run = AssertUnwindSafe(agent.run(&run.message, &mut out)).catch_unwind();
                 tokio::select! {
-                    result = agent.run(&run.message, &mut out) => match result {
-                        Ok(()) => Ending::Completed,
-                        Err(e) => Ending::Failed(e),
+                    result = agent_run => match result {
+                        Ok(Ok(())) => Ending::Completed,
+                        Ok(Err(e)) => Ending::Failed(e),
+                        Err(panic) => Ending::Panicked(panicked(run, panic.as_ref())),
                     },
                     () = tokio::time::sleep(inner.run_timeout) => Ending::Timeout,
                     () = run.cancel.cancelled() => stopped(),
@@ -98,7 +137,31 @@ async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome
             }
         }
     };
-    finish(inner, log, run, out, ending).await
+    finish(inner, log, run, out, ending, started).await
+}
+
+/// Logs a panic of a run's agent with a correlation id, which the run's error names.
+fn panicked(run: &QueuedRun, panic: &(dyn std::any::Any + Send)) -> String {
+    let id = crate::rpc::correlation_id();
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(correlation_id = %id, session = %run.session_id, run = %run.run_id, panic = %what, "a run's agent panicked");
+    id
+}
+
+/// The user's message as it joins the transcript.
+fn prompt(run: &QueuedRun) -> Box<NewMessage> {
+    Box::new(NewMessage {
+        session_id: run.session_id.clone(),
+        run_id: Some(run.run_id.clone()),
+        role: "user".to_owned(),
+        content: run.message.clone(),
+        created_at: now_ms(),
+        usage: None,
+    })
 }
 
 /// Marks the run started and emits `agent` `started`, in one write.
@@ -112,6 +175,7 @@ async fn start(log: &SessionLog, run: &QueuedRun) -> Result<(), AgentError> {
     let change = RunChange::Started {
         run_id: run.run_id.clone(),
         at: now_ms(),
+        prompt: prompt(run),
     };
     log.emit_all(vec![event], vec![change])
         .await
@@ -127,7 +191,9 @@ async fn finish(
     run: &QueuedRun,
     out: RunOutput,
     ending: Ending,
+    started: bool,
 ) -> RunOutcome {
+    out.flush().await;
     // A `chat` delta that could not be stored fails a run that otherwise completed.
     let ending = match (ending, out.failure.get()) {
         (Ending::Completed, Some(detail)) => Ending::Failed(AgentError::Store(detail.clone())),
@@ -150,6 +216,11 @@ async fn finish(
             Some("interrupted by shutdown".to_owned()),
         ),
         Ending::Failed(e) => (RunStatus::Failed, None, Some(e.to_string())),
+        Ending::Panicked(id) => (
+            RunStatus::Failed,
+            None,
+            Some(format!("internal error (correlation id {id})")),
+        ),
     };
     let usage = out.usage;
     metrics::counter!(names::RUNS, "status" => status.as_str()).increment(1);
@@ -175,7 +246,20 @@ async fn finish(
         fields: fields(value),
     };
     let events = vec![event("usage", usage_event), event("agent", agent_event)];
-    let change = run_end(run, &out, status, stop_reason, error.clone());
+    let mut change = run_end(run, &out, status, stop_reason, error.clone());
+    if let (false, RunChange::Finished { prompt: p, .. }) = (started, &mut change) {
+        *p = Some(prompt(run));
+    }
+    tracing::info!(
+        session = %run.session_id,
+        run = %run.run_id,
+        agent = %run.agent_id,
+        status = status.as_str(),
+        duration_ms = u64::try_from(run.queued_at.elapsed().as_millis()).unwrap_or(u64::MAX),
+        input_tokens = usage.input_tokens,
+        output_tokens = usage.output_tokens,
+        "run ended"
+    );
     let write = std::time::Instant::now();
     let stored = log.emit_all(events, vec![change]).await;
     crate::telemetry::record_store("finish_run", write.elapsed());
@@ -207,6 +291,7 @@ async fn finish(
         (Ending::Interrupted, _) => {
             failed(ErrorCode::Unavailable, "interrupted by shutdown".to_owned())
         }
+        (Ending::Panicked(id), _) => failed(ErrorCode::Internal, id),
         (Ending::Failed(AgentError::Store(_)), _) => failed(
             ErrorCode::Unavailable,
             "the store failed during the run".to_owned(),
@@ -242,6 +327,7 @@ fn run_end(
     });
     RunChange::Finished {
         run_id: run.run_id.clone(),
+        prompt: None,
         finish: Box::new(RunFinish {
             status,
             stop_reason: stop_reason.map(|r| match r {

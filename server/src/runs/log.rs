@@ -40,16 +40,17 @@ pub struct LogPacing {
 impl LogPacing {
     /// For connections that queue `send_buffer` messages: writes of up to 1/32 of the queue (8
     /// appends of the default 256), published in steps of 1/64 (4 events), with a wait of up to
-    /// 100 ms per step while more than 1 % of the listeners are behind (more than 1/64 of their
-    /// queue taken). A fast stream thus goes at the pace of its slower readers, and all its
-    /// readers stay within a few events of each other. A reader that stops reading holds it
-    /// back by at most 100 ms a step until its queue is full (6.4 s with the defaults), and is
-    /// then closed as a slow consumer.
-    pub fn for_connections(send_buffer: usize) -> LogPacing {
+    /// `pace_wait` per step while more than 1 % of the listeners are behind (more than 1/64 of
+    /// their queue taken). A fast stream thus goes at the pace of its slower readers, and all
+    /// its readers stay within a few events of each other. A reader still behind when the
+    /// wait runs out is released from pacing ([`EventHub::release_laggards`]): no stream waits
+    /// for it again until it has caught up, so it holds each stream back by at most one wait,
+    /// and if it cannot keep up its queue fills and it is closed as a slow consumer.
+    pub fn for_connections(send_buffer: usize, pace_wait: Duration) -> LogPacing {
         LogPacing {
             batch: (send_buffer / 32).clamp(1, MAX_BATCH),
             step: (send_buffer / 64).max(1),
-            max_wait: Duration::from_millis(100),
+            max_wait: pace_wait,
         }
     }
 }
@@ -293,7 +294,7 @@ impl Writer {
     }
 
     /// Waits (at most `pacing.max_wait`) until no more than 1 % of the listeners of `event` are
-    /// behind.
+    /// behind; the ones still behind then are released from pacing.
     async fn wait_for_listeners(&self, event: &HubEvent) {
         let until = tokio::time::Instant::now() + self.pacing.max_wait;
         while tokio::time::Instant::now() < until {
@@ -301,6 +302,10 @@ impl Writer {
             if !self.hub.pressure(event).should_wait() {
                 return;
             }
+        }
+        let released = self.hub.release_laggards(event);
+        if released > 0 {
+            tracing::debug!(session = %self.session, released, "stopped waiting for listeners that are behind");
         }
     }
 }

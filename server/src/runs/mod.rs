@@ -20,8 +20,8 @@ use serde_json::json;
 use switchboard_api::ErrorCode;
 use switchboard_api::types::ChatSendResult;
 use switchboard_config::Config;
-use switchboard_storage::{NewMessage, NewRun, SessionRecord, Store, Write, now_ms};
-use tokio::sync::{mpsc, watch};
+use switchboard_storage::{NewRun, SessionRecord, Store, Write, now_ms};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, build_agents};
@@ -40,9 +40,26 @@ pub enum RunOutcome {
     Failed {
         /// `TIMEOUT`, `UNAVAILABLE`, …
         code: ErrorCode,
-        /// What happened (no secret).
+        /// What happened (no secret); for `INTERNAL`, the correlation id of the log line.
         message: String,
     },
+}
+
+/// A run in its session's queue, being stored.
+#[derive(Debug)]
+pub struct Queued {
+    durable: tokio::task::JoinHandle<Result<(), ApiError>>,
+}
+
+impl Queued {
+    /// Waits until the run and its user message are stored (`Err`: they were not, and the
+    /// run will not start).
+    pub async fn durable(self) -> Result<(), ApiError> {
+        match self.durable.await {
+            Ok(result) => result,
+            Err(e) => Err(ApiError::internal(format!("storing a queued run failed: {e}"))),
+        }
+    }
 }
 
 /// A run to start.
@@ -51,7 +68,7 @@ pub struct RunRequest {
     /// Its id ([`new_id`]`("run")`).
     pub run_id: String,
     /// Where its outcome goes.
-    pub done: watch::Sender<Option<RunOutcome>>,
+    pub done: Arc<watch::Sender<Option<RunOutcome>>>,
     /// Its session (existing or just created).
     pub session: SessionRecord,
     /// The user's message.
@@ -87,7 +104,9 @@ struct QueuedRun {
     message: String,
     cancel: CancellationToken,
     interrupted: Arc<std::sync::atomic::AtomicBool>,
-    done: watch::Sender<Option<RunOutcome>>,
+    done: Arc<watch::Sender<Option<RunOutcome>>>,
+    /// Whether the run and its message were stored (`false`, or dropped: not stored, skip it).
+    recorded: oneshot::Receiver<bool>,
     /// When it was queued (for the run duration metric).
     queued_at: std::time::Instant,
 }
@@ -132,7 +151,10 @@ impl RunManager {
                 agents: build_agents(config),
                 run_timeout: config.agents.run_timeout(),
                 max_queued: config.limits.max_queued_runs,
-                log_pacing: LogPacing::for_connections(config.server.send_buffer),
+                log_pacing: LogPacing::for_connections(
+                    config.server.send_buffer,
+                    config.server.pace_wait(),
+                ),
                 sessions: Mutex::new(HashMap::new()),
             }),
             idempotency: Arc::new(IdempotencyKeys::default()),
@@ -148,86 +170,94 @@ impl RunManager {
         self.inner.agents.contains_key(agent_id)
     }
 
-    /// Queues a run: stores the user message first, then hands the run to the session's worker.
-    /// `CONFLICT` when the session's queue is full.
-    pub async fn submit(&self, req: RunRequest) -> Result<(), ApiError> {
-        let run_id = req.run_id.clone();
+    /// Queues a run and makes it durable: the run takes its place in the session's FIFO at
+    /// once, before this returns (so runs start in the order they were accepted), and the run
+    /// with its user message is stored by a task of its own; the worker starts it only once
+    /// stored. Because that task goes on without the caller, a caller that goes away (a closed
+    /// socket cancels its call) never leaves a half-queued, phantom run behind. Await
+    /// [`Queued::durable`] before acknowledging. `CONFLICT` when the session's queue is full.
+    pub fn submit(&self, req: RunRequest) -> Result<Queued, ApiError> {
+        let (recorded_tx, recorded) = oneshot::channel();
+        let (log, behind) = self.enqueue(&req, recorded)?;
+        let manager = self.clone();
+        let durable = tokio::spawn(async move {
+            let result = manager.record(&req).await;
+            if result.is_ok() && behind {
+                let queued = json!({ "agentId": req.session.agent_id, "status": "queued", "run_id": req.run_id });
+                if let Err(e) = log
+                    .emit(Some(&req.run_id), "agent", crate::agent::fields(queued))
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not log a queued run");
+                }
+            }
+            let _ = recorded_tx.send(result.is_ok());
+            result
+        });
+        Ok(Queued { durable })
+    }
+
+    /// Puts the run into its session's FIFO (starting or restarting the session's worker):
+    /// all under the lock, so the FIFO's order is the order of acceptance.
+    fn enqueue(
+        &self,
+        req: &RunRequest,
+        recorded: oneshot::Receiver<bool>,
+    ) -> Result<(SessionLog, bool), ApiError> {
+        let session_id = &req.session.id;
+        let mut sessions = self.inner.lock();
+        // A worker that died (a bug) is replaced: the session keeps working.
+        if sessions.get(session_id).is_some_and(|e| e.tx.is_closed()) {
+            sessions.remove(session_id);
+        }
+        let entry = sessions
+            .entry(session_id.clone())
+            .or_insert_with(|| self.start_worker(&req.session));
+        if entry.waiting.len() >= self.inner.max_queued {
+            return Err(ApiError::Conflict(format!(
+                "this session already has {} runs waiting",
+                self.inner.max_queued
+            )));
+        }
+        let behind = entry.active.is_some() || !entry.waiting.is_empty();
         let cancel = CancellationToken::new();
         let interrupted = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let session_id = req.session.id.clone();
-        let (tx, log, behind) = {
-            let mut sessions = self.inner.lock();
-            let entry = sessions
-                .entry(session_id.clone())
-                .or_insert_with(|| self.start_worker(&req.session));
-            if entry.waiting.len() >= self.inner.max_queued {
-                return Err(ApiError::Conflict(format!(
-                    "this session already has {} runs waiting",
-                    self.inner.max_queued
-                )));
-            }
-            let behind = entry.active.is_some() || !entry.waiting.is_empty();
-            entry.waiting.push_back(Pending {
-                run_id: run_id.clone(),
-                cancel: cancel.clone(),
-                interrupted: interrupted.clone(),
-            });
-            (entry.tx.clone(), entry.log.clone(), behind)
-        };
-        if let Err(e) = self.record(&req, &run_id).await {
-            self.inner.forget_waiting(&session_id, &run_id);
-            return Err(e);
-        }
-        if behind {
-            let queued =
-                json!({ "agentId": req.session.agent_id, "status": "queued", "run_id": run_id });
-            if let Err(e) = log
-                .emit(Some(&run_id), "agent", crate::agent::fields(queued))
-                .await
-            {
-                tracing::warn!(error = %e, "could not log a queued run");
-            }
-        }
         let queued = QueuedRun {
-            run_id: run_id.clone(),
+            run_id: req.run_id.clone(),
             session_id: session_id.clone(),
             agent_id: req.session.agent_id.clone(),
-            message: req.message,
-            cancel,
-            interrupted,
-            done: req.done,
+            message: req.message.clone(),
+            cancel: cancel.clone(),
+            interrupted: interrupted.clone(),
+            done: req.done.clone(),
+            recorded,
             queued_at: std::time::Instant::now(),
         };
-        if tx.send(queued).await.is_err() {
-            self.inner.forget_waiting(&session_id, &run_id);
+        // The channel holds what `waiting` holds, at most `max_queued`: never full here.
+        if entry.tx.try_send(queued).is_err() {
             return Err(ApiError::Unavailable(
                 "the session's worker stopped".to_owned(),
             ));
         }
-        Ok(())
+        entry.waiting.push_back(Pending {
+            run_id: req.run_id.clone(),
+            cancel,
+            interrupted,
+        });
+        Ok((entry.log.clone(), behind))
     }
 
-    /// The user message and the queued run, durable before the run can start.
-    async fn record(&self, req: &RunRequest, run_id: &str) -> Result<(), ApiError> {
-        let now = now_ms();
-        let write = Write::RecordRun {
-            run: NewRun {
-                id: run_id.to_owned(),
-                session_id: req.session.id.clone(),
-                agent_id: req.session.agent_id.clone(),
-                principal: req.principal.clone(),
-                idempotency_key: req.idempotency_key.clone(),
-                created_at: now,
-            },
-            message: NewMessage {
-                session_id: req.session.id.clone(),
-                run_id: Some(run_id.to_owned()),
-                role: "user".to_owned(),
-                content: req.message.clone(),
-                created_at: now,
-                usage: None,
-            },
-        };
+    /// The queued run with its user message, durable before the run can start.
+    async fn record(&self, req: &RunRequest) -> Result<(), ApiError> {
+        let write = Write::RecordRun(NewRun {
+            id: req.run_id.clone(),
+            session_id: req.session.id.clone(),
+            agent_id: req.session.agent_id.clone(),
+            principal: req.principal.clone(),
+            idempotency_key: req.idempotency_key.clone(),
+            created_at: now_ms(),
+            message: req.message.clone(),
+        });
         let started = std::time::Instant::now();
         let stored = self.inner.store.commit(write).await;
         crate::telemetry::record_store("record_run", started.elapsed());
@@ -244,7 +274,13 @@ impl RunManager {
             &session.agent_id,
             self.inner.log_pacing,
         );
-        tokio::spawn(execute::work(self.inner.clone(), session.id.clone(), rx));
+        let worker = tokio::spawn(execute::work(self.inner.clone(), session.id.clone(), rx));
+        tokio::spawn(execute::supervise(
+            self.inner.clone(),
+            session.id.clone(),
+            tx.clone(),
+            worker,
+        ));
         SessionRuns {
             tx,
             log,
@@ -348,12 +384,6 @@ impl RunManager {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, SessionRuns>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn forget_waiting(&self, session_id: &str, run_id: &str) {
-        if let Some(entry) = self.lock().get_mut(session_id) {
-            entry.waiting.retain(|p| p.run_id != run_id);
-        }
     }
 }
 

@@ -37,6 +37,10 @@ pub struct Model {
     /// Cost.
     #[sea_orm(column_type = "Double")]
     pub cost: f64,
+    /// The user's message, kept from the moment the run is accepted until it joins the
+    /// transcript when the run starts (`None` for runs stored before this column existed).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub message: Option<String>,
 }
 
 /// No relations declared; the foreign key lives in the migration.

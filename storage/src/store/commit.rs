@@ -13,7 +13,7 @@ use switchboard_api::RunStatus;
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::rows;
-use super::messages::{counted, message_row};
+use super::messages::message_row;
 use super::{NewEvent, NewMessage, NewRun, RunFinish, SessionRecord, Store};
 use crate::StoreError;
 use crate::entity::{event, message, run, session};
@@ -26,13 +26,9 @@ const MAX_BATCH: usize = 256;
 /// One atomic write: all of it is stored, or none of it.
 #[derive(Debug, Clone)]
 pub enum Write {
-    /// A queued run and the user message that asked for it (counted on its session).
-    RecordRun {
-        /// The run.
-        run: NewRun,
-        /// The user's message.
-        message: NewMessage,
-    },
+    /// A queued run, with the user message that asked for it (which joins the transcript
+    /// when the run starts: [`RunChange::Started`]).
+    RecordRun(NewRun),
     /// Events appended to a session's log, with the start or end of runs they report.
     Log(LogAppend),
 }
@@ -54,12 +50,14 @@ pub struct LogAppend {
 /// A run's change of state, stored with the events that report it.
 #[derive(Debug, Clone)]
 pub enum RunChange {
-    /// The run started at this time (unix ms).
+    /// The run started at this time (unix ms); its user message joins the transcript.
     Started {
         /// The run.
         run_id: String,
         /// When.
         at: i64,
+        /// The user's message, appended to the session's messages now.
+        prompt: Box<NewMessage>,
     },
     /// The run ended: its reply (if any) is stored and its usage added to the session.
     Finished {
@@ -67,6 +65,9 @@ pub enum RunChange {
         run_id: String,
         /// How it ended.
         finish: Box<RunFinish>,
+        /// The user's message, for a run that ends without having started (aborted while
+        /// queued): it joins the transcript now, before the reply.
+        prompt: Option<Box<NewMessage>>,
         /// The assistant's reply.
         reply: Option<Box<NewMessage>>,
     },
@@ -208,10 +209,8 @@ async fn stage(
     staged: &mut Staged,
 ) -> Result<Output, StoreError> {
     match write {
-        Write::RecordRun { run, message } => {
+        Write::RecordRun(run) => {
             staged.runs.push(super::runs::queued_row(run.clone()));
-            staged.messages.push(message_row(message));
-            counted(message).exec(txn).await?;
             Ok(None)
         }
         Write::Log(append) => append_log(txn, append, staged).await.map(Some),
@@ -234,14 +233,23 @@ async fn append_log(
     let (mut replies, mut updated_at) = (0i64, None);
     let (mut input, mut output, mut cost) = (0i64, 0i64, 0.0f64);
     for change in &append.runs {
-        if let RunChange::Finished { finish, reply, .. } = change {
-            input = input.saturating_add(finish.input_tokens);
-            output = output.saturating_add(finish.output_tokens);
-            cost += finish.cost;
-            if let Some(reply) = reply {
-                replies += 1;
-                updated_at = Some(reply.created_at);
+        let messages: Vec<&NewMessage> = match change {
+            RunChange::Started { prompt, .. } => vec![prompt],
+            RunChange::Finished {
+                finish,
+                prompt,
+                reply,
+                ..
+            } => {
+                input = input.saturating_add(finish.input_tokens);
+                output = output.saturating_add(finish.output_tokens);
+                cost += finish.cost;
+                prompt.iter().chain(reply.iter()).map(|m| &**m).collect()
             }
+        };
+        for message in messages {
+            replies += 1;
+            updated_at = Some(message.created_at);
         }
     }
     if replies > 0 {
@@ -284,7 +292,8 @@ async fn append_log(
     ));
     for change in &append.runs {
         match change {
-            RunChange::Started { run_id, at } => {
+            RunChange::Started { run_id, at, prompt } => {
+                staged.messages.push(message_row(prompt));
                 run::Entity::update_many()
                     .col_expr(
                         run::Column::Status,
@@ -298,10 +307,11 @@ async fn append_log(
             RunChange::Finished {
                 run_id,
                 finish,
+                prompt,
                 reply,
             } => {
-                if let Some(reply) = reply {
-                    staged.messages.push(message_row(reply));
+                for message in prompt.iter().chain(reply.iter()) {
+                    staged.messages.push(message_row(message));
                 }
                 super::runs::finish_update(run_id, finish).exec(txn).await?;
             }

@@ -23,6 +23,9 @@ pub struct NewRun {
     pub idempotency_key: Option<String>,
     /// Creation time, unix ms.
     pub created_at: i64,
+    /// The user's message: kept on the run while it waits, it joins the transcript when the
+    /// run starts.
+    pub message: String,
 }
 
 /// How a run ended.
@@ -107,7 +110,8 @@ impl Store {
     }
 
     /// Marks every queued or started run failed with `reason` (runs a crash interrupted).
-    /// Returns the affected runs.
+    /// A run that never started puts its user message into the transcript now, so no accepted
+    /// message is lost. Returns the affected runs.
     pub async fn fail_unfinished_runs(
         &self,
         reason: &str,
@@ -121,6 +125,19 @@ impl Store {
             .all(self.conn())
             .await?;
         for r in &unfinished {
+            if r.run_status() == RunStatus::Queued
+                && let Some(content) = &r.message
+            {
+                self.append_message(super::NewMessage {
+                    session_id: r.session_id.clone(),
+                    run_id: Some(r.id.clone()),
+                    role: "user".to_owned(),
+                    content: content.clone(),
+                    created_at: r.created_at,
+                    usage: None,
+                })
+                .await?;
+            }
             self.finish_run(
                 &r.id,
                 RunFinish {
@@ -156,6 +173,7 @@ pub(super) fn queued_row(new: NewRun) -> run::ActiveModel {
         input_tokens: Set(0),
         output_tokens: Set(0),
         cost: Set(0.0),
+        message: Set(Some(new.message)),
     }
 }
 
