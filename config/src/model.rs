@@ -111,6 +111,11 @@ pub struct ServerConfig {
     pub drain_timeout_s: u64,
     /// Calls one connection may have in progress at once; reading pauses at the bound.
     pub max_inflight_calls: usize,
+    /// How long a session's stream waits, per step, for a listener that is behind; past it
+    /// the listener is no longer waited for (and is closed as a slow consumer once its queue
+    /// is full). 0 never waits.
+    #[serde(deserialize_with = "crate::de::millis")]
+    pub pace_wait_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -127,6 +132,7 @@ impl Default for ServerConfig {
             max_connections: defaults::MAX_CONNECTIONS,
             drain_timeout_s: defaults::DRAIN_TIMEOUT_S,
             max_inflight_calls: defaults::MAX_INFLIGHT_CALLS,
+            pace_wait_ms: defaults::PACE_WAIT_MS,
         }
     }
 }
@@ -150,6 +156,11 @@ impl ServerConfig {
     /// `drain_timeout_s` as a duration.
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.drain_timeout_s)
+    }
+
+    /// `pace_wait_ms` as a duration.
+    pub fn pace_wait(&self) -> Duration {
+        Duration::from_millis(self.pace_wait_ms)
     }
 }
 

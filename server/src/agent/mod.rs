@@ -2,14 +2,16 @@
 //! stream into; the agent never touches a socket or the hub.
 
 mod echo;
-mod openai;
+pub mod openai;
 mod output;
 pub mod tools;
 
 pub use echo::EchoAgent;
+#[cfg(debug_assertions)]
+pub use echo::{PANIC_MESSAGE, arm_panic_failpoint};
 pub use openai::OpenAiAgent;
 pub(crate) use output::fields;
-pub use output::{AgentError, RunOutput};
+pub use output::{AgentError, CHAT_BYTES_BASE, CHAT_BYTES_PER_BYTE, RunOutput};
 
 use std::collections::HashMap;
 
