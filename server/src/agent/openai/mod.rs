@@ -5,7 +5,7 @@
 //! goes on, up to `max_steps` model calls. The API key comes from the environment variable
 //! `api_key_env` names and appears in no log or message.
 
-mod stream;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,7 +1,10 @@
 //! Tools: a registry of what an agent may call — name, description, JSON schema of the input,
 //! `require_approval` and `risk` — built from the built-ins and `[tools.<name>]`. Built in:
-//! `clock`, `calc`, `http.get` (allowed hosts, size and time limits) and `exec` (an allowlist,
-//! no shell, time and output limits; approval required and risk high by default).
+//! `clock`, `calc` (bounded length and nesting), `http.get` (allowed hosts, public addresses
+//! only unless `allow_private`, every redirect hop re-checked, the connection pinned to the
+//! checked address; size and time limits) and `exec` (an allowlist, no shell, a cleared
+//! environment but for `env`, a fixed working directory, time and output limits; approval
+//! required and risk high by default).
 
 pub mod calc;
 mod clock;
@@ -43,7 +46,7 @@ pub fn run_builtin(name: &str, input: &Value) -> Result<Value, String> {
 enum ToolKind {
     Clock,
     Calc,
-    HttpGet { allowed_hosts: Vec<String> },
+    HttpGet(http_get::HttpPolicy),
     Exec(exec::ExecPolicy),
 }
 
@@ -69,7 +72,6 @@ pub struct Tool {
 #[derive(Debug, Clone)]
 pub struct ToolRegistry {
     tools: BTreeMap<String, Tool>,
-    client: reqwest::Client,
 }
 
 impl ToolRegistry {
@@ -99,9 +101,7 @@ impl ToolRegistry {
                 object(json!({ "url": { "type": "string" } }), &["url"]),
                 false,
                 Risk::Medium,
-                ToolKind::HttpGet {
-                    allowed_hosts: Vec::new(),
-                },
+                ToolKind::HttpGet(http_get::HttpPolicy::default()),
             ),
             (
                 "exec",
@@ -128,9 +128,10 @@ impl ToolRegistry {
                 .get(name)
                 .or_else(|| config.tools.get(&name.replace('.', "_")));
             let kind = match (kind, overrides) {
-                (ToolKind::HttpGet { .. }, Some(o)) => ToolKind::HttpGet {
+                (ToolKind::HttpGet(_), Some(o)) => ToolKind::HttpGet(http_get::HttpPolicy {
                     allowed_hosts: o.allowed_hosts.clone(),
-                },
+                    allow_private: o.allow_private,
+                }),
                 (ToolKind::Exec(default), Some(o)) => ToolKind::Exec(exec::ExecPolicy {
                     allowed_commands: o.allowed_commands.clone(),
                     env: o.env.clone().unwrap_or(default.env),
@@ -157,10 +158,7 @@ impl ToolRegistry {
             };
             tools.insert(name.to_owned(), tool);
         }
-        ToolRegistry {
-            tools,
-            client: reqwest::Client::new(),
-        }
+        ToolRegistry { tools }
     }
 
     /// One tool.
@@ -181,15 +179,8 @@ impl ToolRegistry {
         match &tool.kind {
             ToolKind::Clock => Ok(clock::now()),
             ToolKind::Calc => run_builtin("calc", input),
-            ToolKind::HttpGet { allowed_hosts } => {
-                http_get::run(
-                    &self.client,
-                    input,
-                    allowed_hosts,
-                    tool.timeout,
-                    tool.max_output,
-                )
-                .await
+            ToolKind::HttpGet(policy) => {
+                http_get::run(input, policy, tool.timeout, tool.max_output).await
             }
             ToolKind::Exec(policy) => {
                 exec::run(
