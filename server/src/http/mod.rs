@@ -6,7 +6,7 @@ mod endpoints;
 mod health;
 mod metrics;
 mod rpc;
-mod shape;
+pub mod shape;
 mod socket;
 mod ws;
 

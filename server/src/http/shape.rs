@@ -7,7 +7,7 @@ use serde_json::Value;
 
 /// What a POST body holds.
 #[derive(Debug, PartialEq)]
-pub(super) enum BodyShape {
+pub enum BodyShape {
     /// Let jsonrpsee answer (valid requests, batches with answers, unparsable JSON).
     Regular,
     /// One JSON object that is not a valid request; answer −32600 with this id.
@@ -17,7 +17,7 @@ pub(super) enum BodyShape {
 }
 
 /// Classifies a body.
-pub(super) fn classify(body: &[u8]) -> BodyShape {
+pub fn classify(body: &[u8]) -> BodyShape {
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return BodyShape::Regular;
     };
