@@ -1,7 +1,8 @@
 //! A stub OpenAI-compatible server on an ephemeral port: `POST /v1/chat/completions` answers
 //! with the next scripted reply in the real wire format (SSE `data:` chunks, `[DONE]`), or an
-//! HTTP error; `GET /hello` serves a page for `http.get`. Every request body and its
-//! `Authorization` header are recorded.
+//! HTTP error, or raw bytes (for hostile-server tests); `GET /hello` serves a page for
+//! `http.get`, and `GET /redirect` answers `302` to the URL set with
+//! [`OpenAiStub::redirect_to`]. Every request body and its `Authorization` header are recorded.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -28,6 +29,12 @@ pub enum Reply {
     },
     /// An HTTP error with a body.
     Status(u16, String),
+    /// A `text/event-stream` body of exactly these bytes, one body chunk per piece, with
+    /// `pause` before each piece: for a server that breaks the protocol.
+    Raw {
+        pieces: Vec<Vec<u8>>,
+        pause: Duration,
+    },
 }
 
 impl Reply {
@@ -100,6 +107,7 @@ impl Reply {
 struct Script {
     replies: VecDeque<Reply>,
     requests: Vec<(Option<String>, Value)>,
+    redirect: Option<String>,
 }
 
 /// A running stub.
@@ -116,10 +124,12 @@ impl OpenAiStub {
         let script = Arc::new(Mutex::new(Script {
             replies: replies.into(),
             requests: Vec::new(),
+            redirect: None,
         }));
         let app = Router::new()
             .route("/v1/chat/completions", post(complete))
             .route("/hello", get(|| async { "hello from the stub" }))
+            .route("/redirect", get(redirect))
             .with_state(script.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -143,6 +153,11 @@ impl OpenAiStub {
             .collect()
     }
 
+    /// Makes `GET /redirect` answer `302 Found` with `Location: url`.
+    pub fn redirect_to(&self, url: &str) {
+        self.script.lock().unwrap().redirect = Some(url.to_owned());
+    }
+
     /// `Authorization` headers received so far.
     pub fn authorizations(&self) -> Vec<Option<String>> {
         self.script
@@ -152,6 +167,13 @@ impl OpenAiStub {
             .iter()
             .map(|(auth, _)| auth.clone())
             .collect()
+    }
+}
+
+async fn redirect(State(script): State<Arc<Mutex<Script>>>) -> Response {
+    match script.lock().unwrap().redirect.clone() {
+        Some(to) => (StatusCode::FOUND, [("location", to)]).into_response(),
+        None => (StatusCode::NOT_FOUND, "no redirect set").into_response(),
     }
 }
 
@@ -179,6 +201,21 @@ async fn complete(
             body,
         )
             .into_response(),
+        Some(Reply::Raw { pieces, pause }) => {
+            let stream =
+                futures_util::stream::unfold(pieces.into_iter(), move |mut pieces| async move {
+                    let piece = pieces.next()?;
+                    if !pause.is_zero() {
+                        tokio::time::sleep(pause).await;
+                    }
+                    Some((Ok::<_, std::io::Error>(piece), pieces))
+                });
+            (
+                [("content-type", "text/event-stream")],
+                Body::from_stream(stream),
+            )
+                .into_response()
+        }
         Some(Reply::Stream {
             chunks,
             done,
