@@ -231,6 +231,18 @@ async fn kill_9_in_the_middle_of_a_run_loses_no_acknowledged_message() {
             chats += 1;
         }
     }
+    // A message queued behind the running run is durable once its `queued` event is out.
+    op.send_req(
+        "chat.send",
+        json!({ "sessionId": session, "message": "queued before the crash" }),
+    )
+    .await;
+    loop {
+        let e = op.next_json().await.unwrap();
+        if e["event"] == "agent" && e["payload"]["status"] == "queued" {
+            break;
+        }
+    }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
 
@@ -245,11 +257,12 @@ async fn kill_9_in_the_middle_of_a_run_loses_no_acknowledged_message() {
         .map(|m| m["content"].as_str().unwrap())
         .collect();
     assert_eq!(
-        &contents[..3],
+        &contents[..4],
         [
             "acknowledged before the crash",
             "acknowledged before the crash",
-            words.as_str()
+            words.as_str(),
+            "queued before the crash"
         ]
     );
     let got = op

@@ -18,13 +18,17 @@ async fn operator(server: &TestServer) -> WsClient {
 async fn new_session(c: &mut WsClient) -> String {
     let res = c.call("chat.send", json!({ "message": "start" })).await;
     assert_eq!(res["ok"], true, "{res}");
+    c.events.clear();
     res["payload"]["sessionId"].as_str().unwrap().to_owned()
 }
 
 /// The transcript as `role:content` lines.
 async fn transcript(c: &mut WsClient, session: &str) -> Vec<String> {
     let history = c
-        .call("chat.history", json!({ "sessionId": session, "limit": 500 }))
+        .call(
+            "chat.history",
+            json!({ "sessionId": session, "limit": 500 }),
+        )
         .await;
     history["payload"]["messages"]
         .as_array()
@@ -43,7 +47,9 @@ async fn transcript(c: &mut WsClient, session: &str) -> Vec<String> {
 /// Polls `sessions.get` until the session has no run running or queued.
 async fn wait_until_idle(c: &mut WsClient, session: &str) -> Value {
     for _ in 0..500 {
-        let got = c.call("sessions.get", json!({ "sessionId": session })).await;
+        let got = c
+            .call("sessions.get", json!({ "sessionId": session }))
+            .await;
         let p = &got["payload"];
         if p["running"] == false && p["queuedRuns"].as_u64().unwrap_or(0) == 0 {
             return got;
@@ -55,7 +61,11 @@ async fn wait_until_idle(c: &mut WsClient, session: &str) -> Value {
 
 #[tokio::test]
 async fn pipelined_sends_run_in_the_order_sent_and_the_transcript_reads_as_pairs() {
-    let server = TestServer::start(&[("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "2")]).await;
+    let server = TestServer::start(&[
+        ("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "2"),
+        ("SWITCHBOARD__LIMITS__CHAT_BURST", "100"),
+    ])
+    .await;
     let mut c = operator(&server).await;
     let session = new_session(&mut c).await;
     for round in 0..3 {
@@ -158,7 +168,11 @@ async fn a_queued_message_joins_the_transcript_when_its_run_starts() {
 
 #[tokio::test]
 async fn callers_that_close_right_after_sending_leave_no_phantom_run() {
-    let server = TestServer::start(&[]).await;
+    let server = TestServer::start(&[
+        ("SWITCHBOARD__LIMITS__CHAT_PER_MINUTE", "100000"),
+        ("SWITCHBOARD__LIMITS__CHAT_BURST", "1000"),
+    ])
+    .await;
     let token = server.token(Role::Operator).await;
     let mut c = WsClient::connected(server.addr, Some(&token), "op").await;
     let session = new_session(&mut c).await;
@@ -211,7 +225,10 @@ async fn a_panicking_agent_fails_its_run_with_a_correlation_id_and_the_session_k
         assert_eq!(res["ok"], false, "{res}");
         assert_eq!(res["error"]["code"], "INTERNAL", "{res}");
         let message = res["error"]["message"].as_str().unwrap();
-        assert!(message.starts_with("internal error (correlation id "), "{message}");
+        assert!(
+            message.starts_with("internal error (correlation id "),
+            "{message}"
+        );
         let failed = c
             .events
             .iter()
@@ -319,4 +336,77 @@ async fn timed(op: &mut WsClient, params: &Value) -> Duration {
     let res = op.call("chat.send", params.clone()).await;
     assert_eq!(res["ok"], true, "{res}");
     started.elapsed()
+}
+
+#[tokio::test]
+async fn shutdown_closes_a_connection_whose_queue_is_full_at_once_with_1012() {
+    let server = TestServer::start(&[
+        ("SWITCHBOARD__SERVER__SEND_BUFFER", "8"),
+        ("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "5"),
+    ])
+    .await;
+    let mut op = operator(&server).await;
+    // A session with a long stored log, fast: its own agent pace does not matter for replay.
+    let words = (0..400)
+        .map(|i| format!("word{i:04}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let res = op.call("chat.send", json!({ "message": "x" })).await;
+    let session = res["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let res = tokio::time::timeout(
+        Duration::from_secs(60),
+        op.call(
+            "chat.send",
+            json!({ "sessionId": session, "message": words }),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(res["ok"], true);
+
+    // A reader that asks for the whole log and does not read: its queue fills and stays full.
+    let mut stalled = WsClient::frames_with_small_receive_buffer(server.addr).await;
+    assert_eq!(
+        stalled
+            .call("connect", json!({ "user_id": "stalled" }))
+            .await["ok"],
+        true
+    );
+    stalled
+        .send_req(
+            "subscribe",
+            json!({ "topic": format!("session:{session}"), "afterSeq": 0 }),
+        )
+        .await;
+    // A run that keeps the drain busy for seconds.
+    let mut busy = operator(&server).await;
+    let long = (0..600)
+        .map(|i| format!("l{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let long_id = busy.send_req("chat.send", json!({ "message": long })).await;
+    loop {
+        let e = busy.next_json().await.unwrap();
+        if e["event"] == "agent" && e["payload"]["status"] == "started" {
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stopping = Instant::now();
+    let stop = tokio::spawn(server.stop());
+    let closed = stalled.closed().await;
+    let after = stopping.elapsed();
+    assert_eq!(
+        (closed.code, closed.reason.as_str()),
+        (1012, "server shutting down")
+    );
+    assert!(
+        after < Duration::from_millis(1500),
+        "closed {after:?} after the shutdown began, not after the drain"
+    );
+    // The busy connection, whose queue had room, was told and its run finished.
+    let res = busy.response(&long_id).await;
+    assert!(busy.events.iter().any(|e| e["event"] == "shutdown"));
+    assert_eq!(res["ok"], true, "{res}");
+    stop.await.unwrap();
 }

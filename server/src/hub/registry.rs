@@ -82,7 +82,9 @@ impl Listener {
 
     /// Whether its own queue is behind (`/ws` only).
     fn is_behind(&self) -> bool {
-        self.direct.as_ref().is_some_and(|direct| direct.is_behind())
+        self.direct
+            .as_ref()
+            .is_some_and(|direct| direct.is_behind())
     }
 }
 

@@ -106,7 +106,11 @@ impl ChatMethods {
     }
 
     /// The first run of an idempotency key, from memory or (after a restart) from the store.
-    async fn earlier_result(&self, principal: &str, key: &str) -> Result<Option<Earlier>, ApiError> {
+    async fn earlier_result(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> Result<Option<Earlier>, ApiError> {
         if let Some(first) = self.state.runs.idempotency.get(principal, key) {
             return Ok(Some(Earlier::Running(first.outcome)));
         }

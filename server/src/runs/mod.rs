@@ -57,7 +57,9 @@ impl Queued {
     pub async fn durable(self) -> Result<(), ApiError> {
         match self.durable.await {
             Ok(result) => result,
-            Err(e) => Err(ApiError::internal(format!("storing a queued run failed: {e}"))),
+            Err(e) => Err(ApiError::internal(format!(
+                "storing a queued run failed: {e}"
+            ))),
         }
     }
 }
