@@ -538,7 +538,12 @@ async fn http_get_fetches_from_an_allowed_host_only() {
         Reply::text(&["fetched"], (1, 1)),
     ])
     .await;
-    let server = gateway(&stub, &[]).await;
+    // The page is on loopback, which http.get refuses unless allow_private is set.
+    let server = gateway(
+        &stub,
+        &[("SWITCHBOARD__TOOLS__HTTP_GET__ALLOW_PRIVATE", "true")],
+    )
+    .await;
     let mut c = operator(&server).await;
     let res = c
         .call("chat.send", json!({ "agentId": "gpt", "message": "fetch" }))
