@@ -306,6 +306,25 @@ async fn sigterm_mid_run_tells_subscribers_stores_the_partial_reply_and_exits_0(
         (Some("op"), Some("operator"))
     );
     assert!(connection["connection_id"].is_string() && connection["remote"].is_string());
+    assert_eq!(call["level"], "DEBUG", "per-call lines stay at debug");
+    // A run's start and end at info: session, run, agent, status, duration, tokens.
+    let started = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "run started")
+        .expect("a run started line");
+    assert_eq!(started["level"], "INFO");
+    assert_eq!(started["fields"]["session"], session.as_str());
+    assert_eq!(started["fields"]["agent"], "main");
+    let run = started["fields"]["run"].as_str().unwrap();
+    let ended = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "run ended" && l["fields"]["run"] == run)
+        .expect("a run ended line");
+    assert_eq!(ended["level"], "INFO");
+    assert_eq!(ended["fields"]["status"], "failed");
+    assert!(ended["fields"]["duration_ms"].is_number());
+    assert_eq!(ended["fields"]["input_tokens"], 60);
+    assert!(ended["fields"]["output_tokens"].is_number());
     let all = lines.iter().map(Value::to_string).collect::<String>();
     assert!(
         !all.contains(token.rsplit('_').next().unwrap()),
