@@ -58,5 +58,8 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let whole = decode(std::iter::once(stream));
-    assert_eq!(in_pieces, whole, "the same stream in one piece decodes the same");
+    assert_eq!(
+        in_pieces, whole,
+        "the same stream in one piece decodes the same"
+    );
 });
