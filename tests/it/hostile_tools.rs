@@ -611,3 +611,42 @@ async fn an_sse_line_of_2_mib_without_a_newline_fails_the_run_clearly() {
     assert_eq!(stub.requests().len(), 2, "a broken protocol is not retried");
     assert_healthy(server.addr, None).await;
 }
+
+#[test]
+fn tool_hardening_settings_are_validated() {
+    use switchboard_config::Config;
+    let load = |vars: &[(&str, &str)]| {
+        Config::load_from(None, vars.iter().map(|(k, v)| (*k, *v))).map_err(|e| e.to_string())
+    };
+    let config = load(&[
+        ("SWITCHBOARD__TOOLS__HTTP_GET__ALLOW_PRIVATE", "true"),
+        ("SWITCHBOARD__TOOLS__EXEC__ENV", "PATH,LANG"),
+        ("SWITCHBOARD__TOOLS__EXEC__WORKDIR", "/srv/exec"),
+    ])
+    .unwrap();
+    assert!(config.tools["http_get"].allow_private);
+    assert_eq!(
+        config.tools["exec"].env.as_deref(),
+        Some(&["PATH".to_owned(), "LANG".to_owned()][..])
+    );
+    for (vars, expected) in [
+        (
+            [("SWITCHBOARD__TOOLS__EXEC__ALLOW_PRIVATE", "true")],
+            "tools.exec.allow_private: only http.get reaches the network",
+        ),
+        (
+            [("SWITCHBOARD__TOOLS__HTTP_GET__ENV", "PATH")],
+            "tools.http_get.env: only exec runs programs",
+        ),
+        (
+            [("SWITCHBOARD__TOOLS__EXEC__ENV", "PATH,A=B")],
+            "tools.exec.env: \"A=B\" is not an environment variable name",
+        ),
+        (
+            [("SWITCHBOARD__TOOLS__EXEC__WORKDIR", " ")],
+            "tools.exec.workdir: must not be empty",
+        ),
+    ] {
+        assert_eq!(load(&vars).unwrap_err(), expected);
+    }
+}

@@ -60,7 +60,7 @@ pub(super) async fn run(
     let mut cmd = tokio::process::Command::new(command);
     cmd.args(&args)
         .env_clear()
-        .current_dir(&workdir)
+        .current_dir(workdir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
