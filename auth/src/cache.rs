@@ -1,8 +1,10 @@
 //! The verified-token cache: SHA-256 of the token → who it is, for a TTL, so that argon2 runs
 //! once per token per period instead of once per connect. Bounded; emptied for a token the
-//! moment it is revoked.
+//! moment it is revoked, and a revoked token is never let back in: the ids revoked since start
+//! are kept under the same lock, and an insert for one of them is refused. A verification that
+//! began before the revocation (argon2 takes ~20 ms) therefore cannot cache its result after it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,18 +26,33 @@ pub(crate) fn digest(token: &str) -> TokenDigest {
 #[derive(Debug, Clone)]
 struct Entry {
     principal: Principal,
-    /// The token's own expiry (unix ms), still checked on a hit.
-    expires_at: Option<i64>,
     /// When the cache stops trusting this entry.
     stale_at: Instant,
 }
 
-/// Verified tokens, keyed by digest.
+#[derive(Debug, Default)]
+struct CacheState {
+    entries: HashMap<TokenDigest, Entry>,
+    /// Stored tokens revoked since start. A revocation is final, so the set only grows; it
+    /// grows by admin action alone (one short id per revoked token).
+    revoked: HashSet<String>,
+}
+
+impl CacheState {
+    fn is_revoked(&self, principal: &Principal) -> bool {
+        principal
+            .token_id
+            .as_deref()
+            .is_some_and(|id| self.revoked.contains(id))
+    }
+}
+
+/// Verified tokens, keyed by digest, and the tokens revoked since start.
 #[derive(Debug)]
 pub struct VerifiedCache {
     ttl: Duration,
     /// A std mutex: held for a map lookup or insert, never across an `.await`.
-    entries: Mutex<HashMap<TokenDigest, Entry>>,
+    state: Mutex<CacheState>,
 }
 
 /// What a cache lookup found.
@@ -47,63 +64,160 @@ pub(crate) enum CacheHit {
     Expired,
 }
 
+/// Why [`VerifiedCache::insert`] kept nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// The token was revoked meanwhile: its verification must not succeed.
+    Revoked,
+    /// Caching is off or the cache is full: the verification stands, uncached.
+    NotCached,
+}
+
 impl VerifiedCache {
-    /// A cache that trusts an entry for `ttl` (zero disables caching).
+    /// A cache that trusts an entry for `ttl` (zero disables caching, not revocation).
     pub fn new(ttl: Duration) -> VerifiedCache {
         VerifiedCache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            state: Mutex::default(),
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn get(&self, key: &TokenDigest, now_ms: i64) -> Option<CacheHit> {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = entries.get(key)?;
-        if entry.stale_at <= Instant::now() {
-            entries.remove(key);
+        let mut state = self.lock();
+        let entry = state.entries.get(key)?;
+        // Revocation evicts, but check again on every hit: a revoked token is never valid.
+        if entry.stale_at <= Instant::now() || state.is_revoked(&entry.principal) {
+            state.entries.remove(key);
             return None;
         }
-        if entry.expires_at.is_some_and(|at| at <= now_ms) {
+        if entry.principal.is_expired(now_ms) {
             return Some(CacheHit::Expired);
         }
         Some(CacheHit::Valid(entry.principal.clone()))
     }
 
-    pub(crate) fn insert(&self, key: TokenDigest, principal: Principal, expires_at: Option<i64>) {
-        if self.ttl.is_zero() {
-            return;
-        }
+    /// Caches a verified principal, unless its token was revoked since start (checked under the
+    /// same lock as the revocation, so a revocation is either seen here or evicts this entry).
+    pub(crate) fn insert(&self, key: TokenDigest, principal: Principal) -> Result<(), Refused> {
         let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, e| e.stale_at > now);
-            if entries.len() >= MAX_ENTRIES {
-                return;
+        let mut state = self.lock();
+        if state.is_revoked(&principal) {
+            return Err(Refused::Revoked);
+        }
+        if self.ttl.is_zero() {
+            return Err(Refused::NotCached);
+        }
+        if state.entries.len() >= MAX_ENTRIES {
+            state.entries.retain(|_, e| e.stale_at > now);
+            if state.entries.len() >= MAX_ENTRIES {
+                return Err(Refused::NotCached);
             }
         }
-        entries.insert(
+        state.entries.insert(
             key,
             Entry {
                 principal,
-                expires_at,
                 stale_at: now + self.ttl,
             },
         );
+        Ok(())
     }
 
-    /// Forgets every entry of the stored token `token_id`.
-    pub fn evict_token(&self, token_id: &str) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.retain(|_, e| e.principal.token_id.as_deref() != Some(token_id));
+    /// Marks the stored token `token_id` revoked: forgets its entries, and refuses them from
+    /// now on.
+    pub fn revoke_token(&self, token_id: &str) {
+        let mut state = self.lock();
+        state.revoked.insert(token_id.to_owned());
+        state
+            .entries
+            .retain(|_, e| e.principal.token_id.as_deref() != Some(token_id));
+    }
+
+    /// Whether the stored token `token_id` was revoked through this cache since start.
+    pub fn is_revoked(&self, token_id: &str) -> bool {
+        self.lock().revoked.contains(token_id)
     }
 
     /// Number of entries (for tests and status).
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.lock().entries.len()
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PrincipalKind;
+    use switchboard_api::Role;
+
+    fn principal(id: &str, expires_at: Option<i64>) -> Principal {
+        Principal {
+            kind: PrincipalKind::Token,
+            token_id: Some(id.to_owned()),
+            name: "t".to_owned(),
+            role: Role::Operator,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_verification_finished_after_the_revocation_is_not_cached() {
+        // The order of the race: verification starts, the revoke lands, the verification
+        // finishes and tries to cache its (stale) success.
+        let cache = VerifiedCache::new(Duration::from_secs(60));
+        let key = digest("sb_a_secret");
+        cache.revoke_token("a");
+        assert_eq!(
+            cache.insert(key, principal("a", None)),
+            Err(Refused::Revoked)
+        );
+        assert!(cache.get(&key, 0).is_none());
+        assert!(cache.is_revoked("a"));
+    }
+
+    #[test]
+    fn a_revocation_after_the_insert_evicts_it() {
+        let cache = VerifiedCache::new(Duration::from_secs(60));
+        let key = digest("sb_a_secret");
+        let other = digest("sb_b_secret");
+        cache.insert(key, principal("a", None)).unwrap();
+        cache.insert(other, principal("b", None)).unwrap();
+        cache.revoke_token("a");
+        assert!(cache.get(&key, 0).is_none());
+        assert!(matches!(cache.get(&other, 0), Some(CacheHit::Valid(_))));
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn revocation_holds_with_caching_off() {
+        let cache = VerifiedCache::new(Duration::ZERO);
+        let key = digest("sb_a_secret");
+        assert_eq!(
+            cache.insert(key, principal("a", None)),
+            Err(Refused::NotCached)
+        );
+        cache.revoke_token("a");
+        assert_eq!(
+            cache.insert(key, principal("a", None)),
+            Err(Refused::Revoked)
+        );
+    }
+
+    #[test]
+    fn an_entry_past_its_tokens_expiry_reads_as_expired() {
+        let cache = VerifiedCache::new(Duration::from_secs(60));
+        let key = digest("sb_a_secret");
+        cache.insert(key, principal("a", Some(1_000))).unwrap();
+        assert!(matches!(cache.get(&key, 999), Some(CacheHit::Valid(_))));
+        assert!(matches!(cache.get(&key, 1_000), Some(CacheHit::Expired)));
     }
 }

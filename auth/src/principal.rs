@@ -24,6 +24,9 @@ pub struct Principal {
     pub name: String,
     /// The role granted.
     pub role: Role,
+    /// The stored token's expiry, unix ms (`None`: never, or not a stored token). A live
+    /// connection's access ends at this time.
+    pub expires_at: Option<i64>,
 }
 
 impl Principal {
@@ -34,6 +37,7 @@ impl Principal {
             token_id: None,
             name: "anonymous".to_owned(),
             role,
+            expires_at: None,
         }
     }
 
@@ -45,5 +49,10 @@ impl Principal {
             (PrincipalKind::AdminToken, _) => "admin_token".to_owned(),
             _ => "anonymous".to_owned(),
         }
+    }
+
+    /// Whether the token behind this principal has expired at `now_ms`.
+    pub fn is_expired(&self, now_ms: i64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now_ms)
     }
 }

@@ -8,15 +8,10 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use switchboard_api::Role;
 use switchboard_storage::{NewToken, Store, now_ms};
-use tokio::sync::Semaphore;
 
-use crate::cache::{CacheHit, TokenDigest, digest};
-use crate::hash::{hash_token, verify_token_hash};
+use crate::cache::{CacheHit, Refused, TokenDigest, digest};
+use crate::hash::Argon2Pool;
 use crate::{AuthError, Principal, PrincipalKind, VerifiedCache, generate_token, parse_token};
-
-/// argon2 verifications running at once, at most. Each takes ~19 MiB and a core for ~20 ms;
-/// without a bound a flood of uncached tokens would grow memory with the blocking pool.
-const MAX_CONCURRENT_HASHES: usize = 4;
 
 /// What the verifier needs from configuration.
 #[derive(Clone, Default)]
@@ -79,7 +74,9 @@ struct Inner {
     /// SHA-256 of `auth.admin_token`, compared in constant time.
     admin_digest: Option<TokenDigest>,
     cache: VerifiedCache,
-    hashing: Semaphore,
+    /// argon2 runs, verification and hashing alike: at most four at once, each on a reused
+    /// working buffer (see `hash`).
+    argon2: Argon2Pool,
     /// Tokens being verified now: callers presenting the same token wait for the first one's
     /// verification instead of each running argon2 (a reconnect storm costs one hash).
     verifying: std::sync::Mutex<HashMap<TokenDigest, Arc<tokio::sync::Mutex<()>>>>,
@@ -95,7 +92,7 @@ impl TokenVerifier {
                 store,
                 admin_digest: options.admin_token.as_deref().map(digest),
                 cache: VerifiedCache::new(options.cache_ttl),
-                hashing: Semaphore::new(MAX_CONCURRENT_HASHES),
+                argon2: Argon2Pool::new(),
                 verifying: std::sync::Mutex::default(),
                 hashes_checked: std::sync::atomic::AtomicU64::new(0),
             }),
@@ -126,6 +123,7 @@ impl TokenVerifier {
                 token_id: None,
                 name: "admin_token".to_owned(),
                 role: Role::Admin,
+                expires_at: None,
             });
         }
         if let Some(hit) = self.cached(&presented) {
@@ -186,26 +184,20 @@ impl TokenVerifier {
             .get_token(id)
             .await?
             .ok_or(AuthError::Invalid)?;
-        let matches = {
-            let _permit = self
-                .inner
-                .hashing
-                .acquire()
-                .await
-                .map_err(|e| AuthError::Internal(e.to_string()))?;
-            let token = token.to_owned();
-            let hash = record.hash.clone();
-            self.inner
-                .hashes_checked
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tokio::task::spawn_blocking(move || verify_token_hash(&token, &hash))
-                .await
-                .map_err(|e| AuthError::Internal(format!("verification task: {e}")))?
-        };
+        self.inner
+            .hashes_checked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let matches = self
+            .inner
+            .argon2
+            .verify(token.to_owned(), record.hash.clone())
+            .await?;
         if !matches {
             return Err(AuthError::Invalid);
         }
         if record.revoked_at.is_some() {
+            // Revoked elsewhere (the CLI): from now on this server knows it too.
+            self.inner.cache.revoke_token(&record.id);
             return Err(AuthError::Revoked);
         }
         if record.expires_at.is_some_and(|at| at <= now) {
@@ -216,10 +208,13 @@ impl TokenVerifier {
             token_id: Some(record.id.clone()),
             name: record.name.clone(),
             role: record.role,
+            expires_at: record.expires_at,
         };
-        self.inner
-            .cache
-            .insert(presented, principal.clone(), record.expires_at);
+        // The record was read before argon2 ran; a revocation since then is seen here, under
+        // the cache's lock, and wins: the result is neither cached nor returned.
+        if let Err(Refused::Revoked) = self.inner.cache.insert(presented, principal.clone()) {
+            return Err(AuthError::Revoked);
+        }
         // Last use is recorded on each full verification, so at most once per cache period.
         self.inner.store.touch_token(&record.id, now).await?;
         Ok(principal)
@@ -233,12 +228,8 @@ impl TokenVerifier {
         expires_in: Option<Duration>,
     ) -> Result<CreatedToken, AuthError> {
         let (id, token) = generate_token()?;
-        let hash = {
-            let token = token.clone();
-            tokio::task::spawn_blocking(move || hash_token(&token))
-                .await
-                .map_err(|e| AuthError::Internal(format!("hashing task: {e}")))??
-        };
+        // The same bound as verification: a burst of creates waits here, not in memory.
+        let hash = self.inner.argon2.hash(token.clone()).await?;
         let created_at = now_ms();
         let expires_at = expires_in
             .map(|d| created_at.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
@@ -263,11 +254,24 @@ impl TokenVerifier {
         })
     }
 
-    /// Revokes a stored token and forgets it in the cache at once. `false` when unknown.
+    /// Revokes a stored token: stored first, then marked in the cache, which forgets it and
+    /// refuses any verification of it still in flight. `false` when unknown.
     pub async fn revoke(&self, id: &str) -> Result<bool, AuthError> {
         let found = self.inner.store.revoke_token(id, now_ms()).await?;
-        self.inner.cache.evict_token(id);
+        if found {
+            self.inner.cache.revoke_token(id);
+        }
         Ok(found)
+    }
+
+    /// Whether `principal` was revoked by this server since start. A caller that verified a
+    /// token and then published the identity (e.g. on a connection) checks this afterwards: a
+    /// revocation either sees the published identity or is seen here.
+    pub fn is_revoked(&self, principal: &Principal) -> bool {
+        principal
+            .token_id
+            .as_deref()
+            .is_some_and(|id| self.inner.cache.is_revoked(id))
     }
 
     /// On first start: when no admin token is configured and none usable is stored, creates

@@ -8,8 +8,8 @@ mod store;
 
 pub use error::StoreError;
 pub use store::{
-    ApprovalRecord, AuditEntry, AuditQuery, EventRecord, LogAppend, MessageRecord, NewApproval,
-    NewAuditEntry, NewEvent, NewMessage, NewRun, NewSession, NewToken, RunChange, RunFinish,
-    RunRecord, SessionQuery, SessionRecord, Store, TokenRecord, Write, now_ms,
+    ApprovalRecord, AuditEntry, AuditPrincipal, AuditQuery, EventRecord, LogAppend, MessageRecord,
+    NewApproval, NewAuditEntry, NewEvent, NewMessage, NewRun, NewSession, NewToken, RunChange,
+    RunFinish, RunRecord, SessionQuery, SessionRecord, Store, TokenRecord, Write, now_ms,
 };
 pub use switchboard_api::{ApprovalStatus, RunStatus};

@@ -19,6 +19,7 @@ mod codec_props;
 mod config;
 mod frames;
 mod gate;
+mod hostile_auth;
 mod hostile_tools;
 mod jsonrpc;
 mod openclaw;

@@ -112,7 +112,7 @@ pub struct AuditEntryInfo {
     pub id: i64,
     /// When, unix ms.
     pub at: i64,
-    /// Who.
+    /// Who, as the caller named itself (its `user_id`): a claim, not a proof.
     pub actor: String,
     /// What (`connect`, `call.denied`, `token.create`, `token.revoke`, `connection.kick`).
     pub action: String,
@@ -122,6 +122,13 @@ pub struct AuditEntryInfo {
     pub outcome: String,
     /// More detail.
     pub detail: Option<String>,
+    /// Who the caller proved to be: `token:<id>`, `admin_token` or `anonymous`; null when
+    /// nothing was proven (a failed `connect`) and on entries older than this field.
+    #[serde(default)]
+    pub principal: Option<String>,
+    /// The role the caller held, with `principal`.
+    #[serde(default)]
+    pub role: Option<Role>,
 }
 
 /// `audit.list`'s reply.

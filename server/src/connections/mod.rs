@@ -6,4 +6,4 @@ mod registry;
 mod state;
 
 pub use registry::{ConnectionRegistry, Registration};
-pub use state::{Closer, ConnectionState, Identity, Protocol};
+pub use state::{Closer, ConnectionState, Identity, Protocol, TokenExpired};

@@ -4,10 +4,16 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use switchboard_api::Role;
 use switchboard_auth::Principal;
-use tokio::sync::Semaphore;
+use switchboard_storage::now_ms;
+use tokio::sync::{Semaphore, oneshot};
+
+/// The longest single sleep of an expiry watch: a far expiry is approached in steps (the
+/// wall clock may also move meanwhile).
+const EXPIRY_STEP: Duration = Duration::from_secs(3600);
 
 /// Which wire protocol a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +62,10 @@ impl std::fmt::Debug for Closer {
     }
 }
 
+/// The token behind a connection's role has expired: its access has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenExpired;
+
 /// Who a connection is, once `connect` has answered.
 #[derive(Debug, Clone)]
 pub struct Identity {
@@ -87,6 +97,10 @@ pub struct ConnectionState {
     pub span: tracing::Span,
     /// The connection's event path (frames only): every event for it goes there.
     pub direct: Option<Arc<crate::ws::EventQueue>>,
+    /// The order of this connection's `chat.send` calls: each holds it from its first poll
+    /// until its run is queued. tokio's mutex is FIFO, and `/ws` polls each call once as it
+    /// reads its frame, so runs queue in the order their frames arrived, pipelined or not.
+    pub send_order: tokio::sync::Mutex<()>,
     /// Frames only: subscription id (as JSON) → the `subscribe` reply the frame writer sends in
     /// place of jsonrpsee's bare id.
     subscribe_replies: Mutex<std::collections::HashMap<String, String>>,
@@ -98,6 +112,9 @@ pub struct ConnectionState {
     /// `UNAUTHORIZED`, never the anonymous role.
     auth_failed: AtomicBool,
     closer: Closer,
+    /// Stops the running expiry watch (see [`ConnectionState::watch_expiry`]) when replaced or
+    /// dropped, so that a watch never outlives its connection or its identity.
+    expiry_watch: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl ConnectionState {
@@ -129,11 +146,13 @@ impl ConnectionState {
             inflight: Arc::new(Semaphore::new(max_inflight)),
             subscriptions: AtomicU64::new(0),
             direct,
+            send_order: tokio::sync::Mutex::new(()),
             subscribe_replies: Mutex::default(),
             identity: Mutex::new(None),
             closed: AtomicBool::new(false),
             auth_failed: AtomicBool::new(false),
             closer,
+            expiry_watch: Mutex::new(None),
         }
     }
 
@@ -158,6 +177,10 @@ impl ConnectionState {
     pub fn set_auth_failed(&self) {
         *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.auth_failed.store(true, Ordering::Release);
+        self.expiry_watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
     }
 
     /// Whether the last `connect` failed.
@@ -179,6 +202,68 @@ impl ConnectionState {
                 .then(|| self.bearer.as_ref().map(|p| p.role))
                 .flatten()
         })
+    }
+
+    /// The role in force, as [`ConnectionState::role`], unless the token behind it has expired:
+    /// the gate asks this on every call (one lock; the clock is read only for a token with an
+    /// expiry).
+    pub fn live_role(&self) -> Result<Option<Role>, TokenExpired> {
+        let identity = self.identity.lock().unwrap_or_else(|p| p.into_inner());
+        let principal = identity.as_ref().map(|i| &i.principal).or_else(|| {
+            (self.protocol != Protocol::Frames)
+                .then_some(self.bearer.as_ref())
+                .flatten()
+        });
+        match principal {
+            Some(p) if p.expires_at.is_some_and(|at| at <= now_ms()) => Err(TokenExpired),
+            Some(p) => Ok(Some(p.role)),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends the connection (1008 `token expired`) when the token behind its `connect` identity
+    /// expires: one sleeping task for a connection whose token has an expiry. A later `connect`
+    /// or a failed one replaces the watch, and the watch ends with the connection, so at most
+    /// one exists per live connection.
+    pub fn watch_expiry(self: &Arc<Self>) {
+        let expires_at = self
+            .identity
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|i| i.principal.expires_at);
+        let mut watch = self.expiry_watch.lock().unwrap_or_else(|p| p.into_inner());
+        // Dropping the previous sender ends the previous watch.
+        *watch = None;
+        let (Some(at), Ok(runtime)) = (expires_at, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        *watch = Some(stop);
+        drop(watch);
+        let conn = Arc::downgrade(self);
+        runtime.spawn(async move {
+            let expiry = async {
+                loop {
+                    let left = u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0);
+                    if left == 0 {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(left).min(EXPIRY_STEP)).await;
+                }
+            };
+            tokio::select! {
+                _ = stopped => {}
+                () = expiry => {
+                    if let Some(conn) = conn.upgrade()
+                        && conn.live_role() == Err(TokenExpired)
+                    {
+                        tracing::info!(parent: &conn.span, "token expired; closing the connection");
+                        conn.close(1008, "token expired");
+                    }
+                }
+            }
+        });
     }
 
     /// Whether this connection authenticated with stored token `token_id`.

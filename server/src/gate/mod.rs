@@ -100,7 +100,17 @@ impl<S> RoleGateService<S> {
                 audit: None,
             });
         }
-        let role = conn.role().or(match conn.protocol {
+        // The token behind the role has expired: its access has ended (the expiry watch closes
+        // the connection at that moment; this catches a call that comes first).
+        let Ok(role) = conn.live_role() else {
+            conn.close(1008, "token expired");
+            let e = ApiError::Unauthorized("token expired".to_owned());
+            return Err(Refusal {
+                error: e.into(),
+                audit: Some("token expired".to_owned()),
+            });
+        };
+        let role = role.or(match conn.protocol {
             Protocol::Frames => None,
             _ if conn.auth_failed() => None,
             Protocol::JsonRpcWs | Protocol::JsonRpcHttp => self.ctx.anonymous,
@@ -127,23 +137,22 @@ impl<S> RoleGateService<S> {
     }
 
     fn audit_denied(&self, method: &str, conn: Option<&ConnectionState>, detail: String) {
-        let (actor, remote) = match conn {
-            Some(c) => (
-                c.identity()
-                    .map(|i| i.user_id)
-                    .unwrap_or_else(|| format!("connection:{}", c.id)),
-                Some(c.remote_addr.to_string()),
+        let target = Some(method.to_owned());
+        match conn {
+            // The user it claims to be, and the token (id and role) it proved.
+            Some(c) => self
+                .ctx
+                .audit
+                .record_by(c, "call.denied", target, "denied", Some(detail)),
+            None => self.ctx.audit.record(
+                "unknown".to_owned(),
+                "call.denied",
+                target,
+                "denied",
+                Some(detail),
+                None,
             ),
-            None => ("unknown".to_owned(), None),
-        };
-        self.ctx.audit.record(
-            actor,
-            "call.denied",
-            Some(method.to_owned()),
-            "denied",
-            Some(detail),
-            remote,
-        );
+        }
     }
 }
 

@@ -49,6 +49,9 @@ impl AuditApiServer for AuditMethods {
                     target: e.target,
                     outcome: e.outcome,
                     detail: e.detail,
+                    principal: e.principal,
+                    // Written by this server from a `Role`; anything else reads as unknown.
+                    role: e.role.and_then(|r| r.parse().ok()),
                 })
                 .collect(),
         })

@@ -2,6 +2,8 @@
 //! OpenClaw scopes (which only lower the role), record the identity, audit, and reply with the
 //! limits and the methods this role may call.
 
+use std::sync::atomic::Ordering;
+
 use jsonrpsee::Extensions;
 use serde_json::json;
 use switchboard_api::types::{ClientInfo, ConnectResult, Limits, ServerInfo};
@@ -57,22 +59,25 @@ pub(super) async fn connect(
         _ => principal.role,
     };
     let principal = Principal { role, ..principal };
-    metrics::counter!(names::CONNECTS, "outcome" => "ok").increment(1);
     conn.set_identity(Identity {
         principal: principal.clone(),
         user_id: user_id.clone(),
     });
-    state.audit.record(
-        user_id.clone(),
+    // A revoke that landed while the token was being verified: either it saw the identity just
+    // published (and closes this connection), or it is seen here.
+    if state.verifier.is_revoked(&principal) {
+        metrics::counter!(names::AUTH_FAILURES, "reason" => "revoked").increment(1);
+        fail(state, &conn, &user_id, "token revoked");
+        return Err(ApiError::Unauthorized("token revoked".to_owned()));
+    }
+    conn.watch_expiry();
+    metrics::counter!(names::CONNECTS, "outcome" => "ok").increment(1);
+    state.audit.record_by(
+        &conn,
         "connect",
         Some(conn.id.clone()),
         "ok",
-        Some(format!(
-            "role {role} via {} on {}",
-            principal.key(),
-            conn.protocol.as_str()
-        )),
-        Some(conn.remote_addr.to_string()),
+        Some(format!("role {role} on {}", conn.protocol.as_str())),
     );
     Ok(reply(state, &conn, role, user_id))
 }
@@ -124,9 +129,13 @@ async fn authenticate(
     }
 }
 
+/// A failed `connect`: the connection loses its identity and, with it, every subscription and
+/// run it listened to (what it may read is decided again by its next successful `connect`).
 fn fail(state: &AppState, conn: &ConnectionState, user_id: &str, why: &str) {
     metrics::counter!(names::CONNECTS, "outcome" => "failed").increment(1);
     conn.set_auth_failed();
+    state.hub.remove_connection(&conn.id);
+    conn.subscriptions.store(0, Ordering::Relaxed);
     state.failed_auth.record_failure(conn.remote_addr.ip());
     let actor = if user_id.is_empty() {
         actor(conn)

@@ -9,7 +9,7 @@ use switchboard_api::rpc::TokensApiServer;
 use switchboard_api::types::{CreatedTokenInfo, RevokeResult, TokenInfo, TokenList};
 use switchboard_auth::AuthError;
 
-use super::{actor, caller};
+use super::caller;
 use crate::AppState;
 use crate::rpc::ApiError;
 
@@ -61,13 +61,12 @@ impl TokensApiServer for TokenMethods {
             .create(&name, role, expires_in_s.map(Duration::from_secs))
             .await
             .map_err(auth_error)?;
-        self.state.audit.record(
-            actor(&conn),
+        self.state.audit.record_by(
+            &conn,
             "token.create",
             Some(created.id.clone()),
             "ok",
             Some(format!("{name} ({role})")),
-            Some(conn.remote_addr.to_string()),
         );
         Ok(CreatedTokenInfo {
             id: created.id,
@@ -108,13 +107,12 @@ impl TokensApiServer for TokenMethods {
             return Err(ApiError::NotFound(format!("no token with id {id}")).into());
         }
         let closed = self.state.connections.close_by_token(&id, "token revoked");
-        self.state.audit.record(
-            actor(&conn),
+        self.state.audit.record_by(
+            &conn,
             "token.revoke",
             Some(id),
             "ok",
             Some(format!("closed {closed} connection(s)")),
-            Some(conn.remote_addr.to_string()),
         );
         Ok(RevokeResult {
             revoked: true,

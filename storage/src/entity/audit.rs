@@ -11,7 +11,7 @@ pub struct Model {
     pub id: i64,
     /// When, unix ms.
     pub at: i64,
-    /// Who (user id, token id or `cli`).
+    /// Who, as the caller named itself (the `user_id` it chose at `connect`, or `cli`).
     pub actor: String,
     /// What (`connect`, `call.denied`, `token.create`, `token.revoke`, `kick`, ...).
     pub action: String,
@@ -24,6 +24,11 @@ pub struct Model {
     pub detail: Option<String>,
     /// The remote address, where there is one.
     pub remote_addr: Option<String>,
+    /// Who the caller proved to be: `token:<id>`, `admin_token` or `anonymous`; `None` when
+    /// nothing was proven (a failed `connect`) or for entries written before this column.
+    pub principal: Option<String>,
+    /// The role the caller held (`viewer`, `operator`, `admin`), with `principal`.
+    pub role: Option<String>,
 }
 
 /// No relations.

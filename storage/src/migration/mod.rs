@@ -10,6 +10,8 @@ mod m20261122_000004_create_runs;
 mod m20261122_000005_create_events;
 mod m20261122_000006_create_approvals;
 mod m20261122_000007_create_audit;
+mod m20261130_000008_runs_message;
+mod m20261203_000001_audit_principal;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_events::Migration),
             Box::new(m20261122_000006_create_approvals::Migration),
             Box::new(m20261122_000007_create_audit::Migration),
+            Box::new(m20261130_000008_runs_message::Migration),
+            Box::new(m20261203_000001_audit_principal::Migration),
         ]
     }
 }

@@ -5,6 +5,8 @@ use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use switchboard_api::Role;
+
 use super::Store;
 use super::commit::insert_rows;
 use crate::StoreError;
@@ -29,10 +31,23 @@ pub struct NewAuditEntry {
     pub remote_addr: Option<String>,
 }
 
+/// Who the caller behind an entry proved to be, as opposed to the `actor` it named itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPrincipal {
+    /// `token:<id>`, `admin_token` or `anonymous`.
+    pub principal: String,
+    /// The role it held.
+    pub role: Role,
+}
+
 /// A stored entry.
 pub type AuditEntry = audit::Model;
 
-fn audit_row(new: NewAuditEntry) -> audit::ActiveModel {
+fn audit_row(new: NewAuditEntry, by: Option<AuditPrincipal>) -> audit::ActiveModel {
+    let (principal, role) = match by {
+        Some(by) => (Some(by.principal), Some(by.role.as_str().to_owned())),
+        None => (None, None),
+    };
     audit::ActiveModel {
         id: NotSet,
         at: Set(new.at),
@@ -42,6 +57,8 @@ fn audit_row(new: NewAuditEntry) -> audit::ActiveModel {
         outcome: Set(new.outcome),
         detail: Set(new.detail),
         remote_addr: Set(new.remote_addr),
+        principal: Set(principal),
+        role: Set(role),
     }
 }
 
@@ -55,18 +72,25 @@ pub struct AuditQuery {
 }
 
 impl Store {
-    /// Appends an entry.
+    /// Appends an entry with no proven principal.
     pub async fn append_audit(&self, new: NewAuditEntry) -> Result<(), StoreError> {
-        self.append_audit_all(std::slice::from_ref(&new)).await
+        self.append_audit_all(&[(new, None)]).await
     }
 
-    /// Appends entries in order, all or nothing, in multi-row inserts (the group commit's);
-    /// an empty list does nothing.
-    pub async fn append_audit_all(&self, entries: &[NewAuditEntry]) -> Result<(), StoreError> {
+    /// Appends entries, each with the principal behind it if one was proven, in order, all or
+    /// nothing, in multi-row inserts (the group commit's); an empty list does nothing.
+    pub async fn append_audit_all(
+        &self,
+        entries: &[(NewAuditEntry, Option<AuditPrincipal>)],
+    ) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
-        let rows = entries.iter().cloned().map(audit_row).collect();
+        let rows = entries
+            .iter()
+            .cloned()
+            .map(|(new, by)| audit_row(new, by))
+            .collect();
         let txn = self.conn().begin().await?;
         insert_rows::<audit::Entity>(&txn, rows).await?;
         txn.commit().await?;

@@ -21,7 +21,7 @@ use crate::StoreError;
 use crate::migration::Migrator;
 
 pub use approvals::{ApprovalRecord, NewApproval};
-pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use audit::{AuditEntry, AuditPrincipal, AuditQuery, NewAuditEntry};
 pub use commit::{LogAppend, RunChange, Write};
 pub use events::{EventRecord, NewEvent};
 pub use messages::{MessageRecord, NewMessage};
