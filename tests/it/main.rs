@@ -20,6 +20,7 @@ mod config;
 mod frames;
 mod gate;
 mod hostile_auth;
+mod hostile_client;
 mod hostile_tools;
 mod jsonrpc;
 mod openclaw;

@@ -55,6 +55,17 @@ impl WsClient {
         client
     }
 
+    /// Opens `ws://ADDR/PATH` with a kernel receive buffer of `receive_buffer` bytes (a client
+    /// that does not read then fills up quickly).
+    pub async fn open_with_receive_buffer(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        receive_buffer: u32,
+    ) -> Result<WsClient, WsError> {
+        Self::open_with(addr, path, headers, Some(receive_buffer)).await
+    }
+
     async fn open_with(
         addr: SocketAddr,
         path: &str,
@@ -197,6 +208,11 @@ impl WsClient {
     /// The underlying socket.
     pub fn socket(&mut self) -> &mut Socket {
         &mut self.socket
+    }
+
+    /// The underlying socket, owned (e.g. to split it into a reading and a writing half).
+    pub fn into_socket(self) -> Socket {
+        self.socket
     }
 }
 

@@ -10,6 +10,7 @@ use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, TowerServiceBu
 use tokio::sync::Semaphore;
 use tower::layer::util::{Identity, Stack};
 
+use super::rpc::CallsOnly;
 use crate::AppState;
 use crate::gate::RoleGate;
 use crate::ws::FrameLimits;
@@ -19,8 +20,12 @@ pub const MAX_BATCH_ENTRIES: u32 = 100;
 /// Largest response, bytes.
 pub const MAX_RESPONSE_BYTES: u32 = 10 * 1024 * 1024;
 
-/// The RPC middleware stack both endpoints share.
+/// The RPC middleware stack every endpoint shares: the role gate.
 pub type RpcMiddleware = Stack<RoleGate, Identity>;
+
+/// `POST /rpc`'s stack: the gate, then the refusal of subscription methods (no connection to
+/// stream on).
+pub type HttpRpcMiddleware = Stack<CallsOnly, RpcMiddleware>;
 
 /// Shared by the `/rpc` and `/ws` handlers.
 #[derive(Debug)]
@@ -29,13 +34,13 @@ pub struct Endpoints {
     pub state: AppState,
     /// Every method.
     pub methods: Methods,
-    /// The role gate, as the builder both endpoints wrap their inner service with.
+    /// The role gate, as the builder the WebSocket endpoints wrap their inner service with.
     pub rpc_middleware: RpcServiceBuilder<RpcMiddleware>,
-    /// jsonrpsee's service builder (cloned and built per `/rpc` request).
-    pub rpc_service: TowerServiceBuilder<RpcMiddleware, Identity>,
+    /// jsonrpsee's service builder for `POST /rpc` (cloned and built per request).
+    pub rpc_service: TowerServiceBuilder<HttpRpcMiddleware, Identity>,
     /// One permit per open WebSocket connection (`server.max_connections`).
     pub connection_permits: Arc<Semaphore>,
-    /// `/ws` limits.
+    /// The limits of each WebSocket connection (`/ws` and `/rpc`).
     pub frame_limits: FrameLimits,
     next_rpc_connection: AtomicU32,
 }
@@ -48,18 +53,22 @@ impl Endpoints {
         let rpc_middleware = RpcServiceBuilder::new()
             .layer(RoleGate::new(state.anonymous_role(), state.audit.clone()));
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        // jsonrpsee serves HTTP only: `/rpc` WebSockets go to our own transport.
         let config = ServerConfig::builder()
+            .http_only()
             .max_request_body_size(clamp(server.max_frame_bytes))
             .max_response_body_size(MAX_RESPONSE_BYTES)
             // Connections are counted by our own permits (jsonrpsee would count HTTP requests).
             .max_connections(u32::MAX)
-            .max_subscriptions_per_connection(clamp(limits.max_subscriptions))
-            .set_message_buffer_capacity(clamp(server.send_buffer))
             .set_batch_request_config(BatchRequestConfig::Limit(MAX_BATCH_ENTRIES))
             .build();
         let rpc_service = Server::builder()
             .set_config(config)
-            .set_rpc_middleware(rpc_middleware.clone())
+            .set_rpc_middleware(
+                rpc_middleware
+                    .clone()
+                    .layer(CallsOnly::new(methods.clone())),
+            )
             .to_service_builder();
         let frame_limits = FrameLimits {
             send_buffer: server.send_buffer,
@@ -69,6 +78,7 @@ impl Endpoints {
             ping_interval: server.ping_interval(),
             read_timeout: server.read_timeout(),
             max_response_bytes: MAX_RESPONSE_BYTES as usize,
+            max_batch_entries: MAX_BATCH_ENTRIES as usize,
         };
         Endpoints {
             methods,

@@ -10,8 +10,11 @@ pub mod shape;
 mod socket;
 mod ws;
 
-pub use endpoints::{Endpoints, MAX_BATCH_ENTRIES, MAX_RESPONSE_BYTES, RpcMiddleware};
-pub use socket::{KeepaliveSwitch, Listener, Peer, Socket};
+pub use endpoints::{
+    Endpoints, HttpRpcMiddleware, MAX_BATCH_ENTRIES, MAX_RESPONSE_BYTES, RpcMiddleware,
+};
+pub use rpc::{CallsOnly, CallsOnlyService};
+pub use socket::{LINGER_BYTES, LINGER_TIME, Listener, Peer, Socket};
 
 use std::sync::Arc;
 

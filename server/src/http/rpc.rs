@@ -1,12 +1,20 @@
-//! `/rpc`: JSON-RPC 2.0 over HTTP POST and WebSocket, served by jsonrpsee as a tower service
-//! built per request (so each WebSocket gets its own `ConnectionId`) behind the role gate.
+//! `/rpc`: JSON-RPC 2.0. An upgrade becomes a WebSocket served by our own transport (`ws`,
+//! the same task-per-connection loop as `/ws`, with its bounds); HTTP POST is served by
+//! jsonrpsee as a tower service built per request, behind the role gate.
 
+use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use jsonrpsee::server::stop_channel;
+use jsonrpsee::core::middleware::{
+    Batch, BatchEntry, BatchEntryErr, Notification, ResponseFuture, RpcServiceT,
+};
+use jsonrpsee::server::{MethodCallback, stop_channel};
+use jsonrpsee::types::{ErrorObjectOwned, Request as RpcRequest};
+use jsonrpsee::{MethodResponse, Methods};
 use tower::Service;
 
 use super::bearer::{refuse, resolve};
@@ -14,91 +22,59 @@ use super::shape::{BodyShape, classify};
 use super::{Endpoints, Peer};
 use crate::connections::{Closer, ConnectionState, Protocol};
 use crate::rpc::ApiError;
+use crate::ws::Dialect;
 
 pub(super) async fn rpc(
     State(endpoints): State<Arc<Endpoints>>,
     ConnectInfo(peer): ConnectInfo<Peer>,
-    mut req: Request,
+    req: Request,
 ) -> Response {
-    let state = &endpoints.state;
     let remote = peer.addr;
+    if jsonrpsee::server::ws::is_upgrade_request(&req) {
+        let (mut parts, _body) = req.into_parts();
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+            Ok(upgrade) => {
+                super::ws::accept(
+                    &endpoints,
+                    remote,
+                    &parts.headers,
+                    upgrade,
+                    Dialect::JsonRpc,
+                )
+                .await
+            }
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    let state = &endpoints.state;
     let bearer = match resolve(state, req.headers(), remote).await {
         Ok(bearer) => bearer,
         Err(refusal) => return refusal,
     };
-    let is_websocket = jsonrpsee::server::ws::is_upgrade_request(&req);
-    if !is_websocket {
-        req = match screen_body(req, state.config.server.max_frame_bytes).await {
-            Ok(req) => req,
-            Err(answer) => return answer,
-        };
-    }
-    let permit = if is_websocket {
-        match endpoints.connection_permits.clone().try_acquire_owned() {
-            Ok(permit) => Some(permit),
-            Err(_) => {
-                let e = ApiError::Unavailable("too many connections".to_owned());
-                return refuse(StatusCode::SERVICE_UNAVAILABLE, e);
-            }
-        }
-    } else {
-        None
+    let mut req = match screen_body(req, state.config.server.max_frame_bytes).await {
+        Ok(req) => req,
+        Err(answer) => return answer,
     };
     let id = endpoints.next_rpc_connection();
-    let (stop_handle, server_handle) = stop_channel();
-    let (protocol, closer) = if is_websocket {
-        // jsonrpsee closes its own sockets: the stop ends this connection (after calls in
-        // flight), and the gate refuses everything from the moment of the close.
-        let handle = server_handle.clone();
-        (
-            Protocol::JsonRpcWs,
-            Closer::new(move |_code, _reason| {
-                let _ = handle.stop();
-            }),
-        )
-    } else {
-        (Protocol::JsonRpcHttp, Closer::none())
-    };
     let conn = Arc::new(ConnectionState::new(
         id.to_string(),
-        protocol,
+        Protocol::JsonRpcHttp,
         remote,
         bearer,
         state.config.server.max_inflight_calls,
-        closer,
+        Closer::none(),
         None,
     ));
-    req.extensions_mut().insert(conn.clone());
+    req.extensions_mut().insert(conn);
+    // The handle is dropped when the request is answered, which is when the service is done.
+    let (stop_handle, _server_handle) = stop_channel();
     let mut service = endpoints
         .rpc_service
         .clone()
         .connection_id(id)
         .build(endpoints.methods.clone(), stop_handle);
-    if is_websocket {
-        let registration = state.connections.register(conn.clone());
-        tracing::info!(parent: &conn.span, "connection opened");
-        let closed = service.on_session_closed();
-        let hub = state.hub.clone();
-        tokio::spawn(async move {
-            closed.await;
-            tracing::info!(parent: &conn.span, "connection closed");
-            hub.remove_connection(&conn.id);
-            drop(registration);
-            drop(permit);
-            // Dropping the handle would also stop the connection: keep it until the end.
-            drop(server_handle);
-        });
-    }
     match service.call(req).await {
-        Ok(response) => {
-            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-                // Pings and the read deadline, kept by the socket itself (see `socket`).
-                let server = &state.config.server;
-                peer.keepalive
-                    .arm(server.ping_interval(), server.read_timeout());
-            }
-            response.map(axum::body::Body::new)
-        }
+        Ok(response) => response.map(axum::body::Body::new),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)).into_response(),
     }
 }
@@ -127,5 +103,115 @@ async fn screen_body(req: Request, max: usize) -> Result<Request, Response> {
             )
                 .into_response())
         }
+    }
+}
+
+/// The refusal of a subscription method over HTTP POST: the request cannot be served on this
+/// transport, so −32600 (not −32602, which `INVALID_REQUEST` means for bad params), with the
+/// usual `error.data`.
+fn needs_websocket() -> ErrorObjectOwned {
+    let data = serde_json::json!({ "code": "INVALID_REQUEST", "retryable": false });
+    ErrorObjectOwned::owned(
+        jsonrpsee::types::error::INVALID_REQUEST_CODE,
+        "subscriptions need a WebSocket",
+        Some(data),
+    )
+}
+
+/// `POST /rpc` has no connection to stream notifications on, so a subscription method there
+/// (`subscribe`, `unsubscribe`) is refused as an invalid request — alone or as a batch entry —
+/// instead of reaching jsonrpsee, which would answer an internal error.
+#[derive(Debug, Clone)]
+pub struct CallsOnly {
+    methods: Methods,
+}
+
+impl CallsOnly {
+    /// The layer for `methods`.
+    pub fn new(methods: Methods) -> CallsOnly {
+        CallsOnly { methods }
+    }
+}
+
+impl<S> tower::Layer<S> for CallsOnly {
+    type Service = CallsOnlyService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallsOnlyService {
+            inner,
+            methods: self.methods.clone(),
+        }
+    }
+}
+
+/// [`CallsOnly`] around one request's service.
+#[derive(Debug, Clone)]
+pub struct CallsOnlyService<S> {
+    inner: S,
+    methods: Methods,
+}
+
+impl<S> CallsOnlyService<S> {
+    fn is_subscription(&self, method: &str) -> bool {
+        matches!(
+            self.methods.method_with_name(method),
+            Some((
+                _,
+                MethodCallback::Subscription(_) | MethodCallback::Unsubscription(_)
+            ))
+        )
+    }
+}
+
+impl<S> RpcServiceT for CallsOnlyService<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+        > + Send
+        + Sync
+        + Clone
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+
+    fn call<'a>(
+        &self,
+        req: RpcRequest<'a>,
+    ) -> impl Future<Output = Self::MethodResponse> + Send + 'a {
+        if self.is_subscription(req.method_name()) {
+            let response = MethodResponse::error(req.id.clone(), needs_websocket())
+                .with_extensions(req.extensions);
+            return ResponseFuture::ready(response);
+        }
+        ResponseFuture::future(self.inner.call(req))
+    }
+
+    fn batch<'a>(
+        &self,
+        mut batch: Batch<'a>,
+    ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        for entry in batch.iter_mut() {
+            let refused = match entry {
+                Ok(BatchEntry::Call(req)) if self.is_subscription(req.method_name()) => {
+                    Some(req.id.clone())
+                }
+                _ => None,
+            };
+            if let Some(id) = refused {
+                *entry = Err(BatchEntryErr::new(id, needs_websocket()));
+            }
+        }
+        self.inner.batch(batch)
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.inner.notification(n)
     }
 }

@@ -1,7 +1,12 @@
 //! A look at a JSON-RPC POST body before jsonrpsee sees it, for the two cases where jsonrpsee
-//! strays from the JSON-RPC 2.0 specification: a well-formed JSON object that is not a valid
-//! request (jsonrpsee answers −32700 when it has no usable id; the specification says −32600),
-//! and notifications (jsonrpsee answers `null`; the specification says nothing at all).
+//! strays from the JSON-RPC 2.0 specification: well-formed JSON that is not a valid request (an
+//! object without a usable id, or a scalar: jsonrpsee answers −32700; the specification says
+//! −32600), and notifications (jsonrpsee answers `null`; the specification says nothing). An id
+//! jsonrpsee cannot carry (a negative or fractional number) would make it take the request for
+//! a notification and answer nothing: such a request is answered −32600 with its id here.
+//!
+//! The body is parsed once into a `Value`, which `serde_json` bounds at 128 levels of nesting
+//! (a deeper body is an error, classified `Regular`, and jsonrpsee answers it).
 
 use serde_json::Value;
 
@@ -10,7 +15,8 @@ use serde_json::Value;
 pub enum BodyShape {
     /// Let jsonrpsee answer (valid requests, batches with answers, unparsable JSON).
     Regular,
-    /// One JSON object that is not a valid request; answer −32600 with this id.
+    /// JSON that is not a valid request (an object that breaks the rules, or a scalar such as
+    /// `null`); answer −32600 with this id.
     InvalidRequest(Value),
     /// Only notifications: answer with no body.
     OnlyNotifications,
@@ -32,7 +38,9 @@ pub fn classify(body: &[u8]) -> BodyShape {
         {
             BodyShape::OnlyNotifications
         }
-        _ => BodyShape::Regular,
+        Value::Array(_) => BodyShape::Regular,
+        // JSON, but neither a request nor a batch (`null`, `42`, `"x"`).
+        _ => BodyShape::InvalidRequest(Value::Null),
     }
 }
 
@@ -43,7 +51,9 @@ fn check(request: &Value) -> Result<bool, Value> {
     };
     let id = match fields.get("id") {
         None => None,
-        Some(id @ (Value::Null | Value::String(_) | Value::Number(_))) => Some(id.clone()),
+        Some(id @ (Value::Null | Value::String(_))) => Some(id.clone()),
+        Some(Value::Number(n)) if n.as_u64().is_some() => Some(Value::Number(n.clone())),
+        Some(number @ Value::Number(_)) => return Err(number.clone()),
         Some(_) => return Err(Value::Null),
     };
     let answer_id = id.clone().unwrap_or(Value::Null);
@@ -99,5 +109,21 @@ mod tests {
         );
         assert_eq!(c("[]"), BodyShape::Regular);
         assert_eq!(c("{oops"), BodyShape::Regular);
+        assert_eq!(c("null"), BodyShape::InvalidRequest(Value::Null));
+        assert_eq!(c(" 42"), BodyShape::InvalidRequest(Value::Null));
+        assert_eq!(
+            c(r#"{"jsonrpc":"2.0","method":"x","id":-1}"#),
+            BodyShape::InvalidRequest((-1).into())
+        );
+    }
+
+    #[test]
+    fn sixty_thousand_levels_of_nesting_are_classified_without_overflowing() {
+        let open = "[".repeat(60_000);
+        let closed = format!("{open}{}", "]".repeat(60_000));
+        let params = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"x","params":{closed}}}"#);
+        for body in [&open, &closed, &params] {
+            assert_eq!(classify(body.as_bytes()), BodyShape::Regular);
+        }
     }
 }

@@ -369,6 +369,23 @@ mod tests {
     }
 
     #[test]
+    fn sixty_thousand_levels_of_nesting_are_an_error_or_carried_raw_never_an_overflow() {
+        let open = "[".repeat(60_000);
+        let closed = format!("{open}{}", "]".repeat(60_000));
+        for text in [&open, &closed] {
+            assert_eq!(reply(text)["error"]["code"], "INVALID_REQUEST");
+        }
+        // Deep params are carried raw (skipped without recursion); the method's own parse
+        // of them stops at serde_json's 128 levels.
+        let frame = format!(r#"{{"type":"req","id":"d","method":"x","params":{closed}}}"#);
+        let (_, _, params) = parse_request(&frame).unwrap();
+        let params = params.unwrap();
+        assert!(serde_json::from_str::<Value>(params.get()).is_err());
+        let as_id = format!(r#"{{"type":"req","id":{closed},"method":"x"}}"#);
+        assert_eq!(reply(&as_id)["id"], Value::Null);
+    }
+
+    #[test]
     fn success_responses_are_spliced_and_anything_unusual_is_parsed() {
         for (message, frame) in [
             (

@@ -1,8 +1,19 @@
-//! One `/ws` connection, served by one task: it reads frames and turns them into gated calls (in
-//! order until `connect` has answered, then concurrently up to the in-flight bound), answers
-//! the calls that finish at once in place, and writes the connection's bounded outbound queue
-//! (events, and answers of calls that ran in their own task) as frames, pings, and at the end
-//! a close with a typed reason. No second task, no hand-over per call.
+//! One WebSocket connection — `/ws` frames or a `/rpc` JSON-RPC WebSocket — served by one
+//! task: it reads messages and turns them into gated calls (on `/ws` in order until `connect`
+//! has answered; then concurrently up to the in-flight bound), answers the calls that finish at
+//! once in place, and writes the connection's bounded outbound queue (events, and answers of
+//! calls that ran in their own task), pings, and at the end a close with a typed code. No
+//! second task, no hand-over per call.
+//!
+//! Bounds: a call slot is taken before a message is read and given back only once the call's
+//! answer is in the bounded queue (or written), and the task writes what it gathered before it
+//! reads again, so a client that writes without reading stops being read; a write that takes
+//! longer than the write deadline closes the connection (1008 `slow consumer`).
+//!
+//! A message that was read is processed: a call that outlives its connection runs to its end
+//! (its slot held until then); only its answer is dropped, as there is nobody to write it to.
+//! The connection's task — and its place among `server.max_connections` — lasts until those
+//! calls end, which bounds such orphaned calls by `max_connections × max_inflight_calls`.
 
 use std::borrow::Cow;
 use std::future::{Future, poll_fn};
@@ -13,16 +24,18 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
+use jsonrpsee::core::middleware::Batch;
 use jsonrpsee::core::middleware::{RpcServiceBuilder, RpcServiceT};
 use jsonrpsee::server::{MethodSink, Methods, SendTimeoutError};
-use jsonrpsee::types::Request;
+use jsonrpsee::types::{ErrorCode, ErrorObject, Id, Request};
 use jsonrpsee::{ConnectionId, Extensions, MethodResponse};
 use serde_json::value::RawValue;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{parse_request, to_frame_with};
+use super::jsonrpc::{Incoming, parse_message};
 use super::{EventQueue, FrameRpcService};
 use crate::connections::{Closer, ConnectionRegistry, ConnectionState, Protocol};
 use crate::hub::EventHub;
@@ -35,15 +48,31 @@ static NEXT_FRAME_CONNECTION: AtomicUsize = AtomicUsize::new(0);
 /// Queued messages written with one flush, at most.
 const WRITE_BATCH: usize = 16;
 
-/// Close codes.
+/// Close codes (RFC 6455 §7.4.1).
 const CLOSE_NORMAL: u16 = 1000;
+/// `read timeout`.
 const CLOSE_GOING_AWAY: u16 = 1001;
+/// A frame that breaks the WebSocket protocol (reserved bits, unmasked, bad opcode, …).
+const CLOSE_PROTOCOL: u16 = 1002;
+/// A text message that is not UTF-8.
+const CLOSE_INVALID_DATA: u16 = 1007;
+/// `slow consumer` (and, from outside, kicks and revocations).
 const CLOSE_POLICY: u16 = 1008;
+/// A frame or message over `server.max_frame_bytes`.
 const CLOSE_TOO_BIG: u16 = 1009;
 /// Recorded, never sent: the socket failed, so no close frame can follow.
 const CLOSE_ABNORMAL: u16 = 1006;
 
-/// The limits of one `/ws` connection, from configuration.
+/// What a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// `/ws`: the frame protocol (challenge first, `connect` before anything but `health`).
+    Frames,
+    /// `/rpc`: JSON-RPC 2.0 messages, batches and notifications as they are.
+    JsonRpc,
+}
+
+/// The limits of one WebSocket connection, from configuration.
 #[derive(Debug, Clone)]
 pub struct FrameLimits {
     /// Outbound messages queued before `slow consumer`.
@@ -60,6 +89,8 @@ pub struct FrameLimits {
     pub read_timeout: Duration,
     /// Largest response, bytes.
     pub max_response_bytes: usize,
+    /// Entries of one JSON-RPC batch, at most (`/rpc`).
+    pub max_batch_entries: usize,
 }
 
 /// The connection's close signal: the first reason wins; every task watches the token.
@@ -81,11 +112,13 @@ pub fn next_connection_id() -> ConnectionId {
     ConnectionId(FRAME_CONNECTION_ID_BASE + NEXT_FRAME_CONNECTION.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Serves one upgraded `/ws` socket until it closes. `rpc_middleware` is the very builder
-/// jsonrpsee uses for `/rpc`, so both endpoints pass the same gate.
+/// Serves one upgraded socket speaking `dialect` until it closes, then waits for the calls it
+/// read to end. `rpc_middleware` is the builder every endpoint shares, so all pass the same
+/// gate.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve_connection<L>(
     mut socket: WebSocket,
+    dialect: Dialect,
     conn_id: ConnectionId,
     remote_addr: std::net::SocketAddr,
     bearer: Option<switchboard_auth::Principal>,
@@ -107,24 +140,29 @@ pub async fn serve_connection<L>(
     let (tx, rx) = mpsc::channel::<Box<RawValue>>(limits.send_buffer);
     let max_response = u32::try_from(limits.max_response_bytes).unwrap_or(u32::MAX);
     let sink = MethodSink::new_with_limit(tx, max_response);
-    let events = Arc::new(EventQueue::new(sink.clone()));
+    // Frames get their events through the queue's markers; `/rpc` as jsonrpsee notifications.
+    let events = (dialect == Dialect::Frames).then(|| Arc::new(EventQueue::new(sink.clone())));
     let close = CloseSignal::default();
     let closer = {
         let close = close.clone();
         Closer::new(move |code, reason| close.close(code, reason))
     };
+    let protocol = match dialect {
+        Dialect::Frames => Protocol::Frames,
+        Dialect::JsonRpc => Protocol::JsonRpcWs,
+    };
     let state = Arc::new(ConnectionState::new(
         conn_id.0.to_string(),
-        Protocol::Frames,
+        protocol,
         remote_addr,
         bearer,
         limits.max_inflight,
         closer,
-        Some(events.clone()),
+        events.clone(),
     ));
-    let _registration = registry.register(state.clone());
+    let registration = registry.register(state.clone());
     tracing::info!(parent: &state.span, "connection opened");
-    let _listening = ListenerGuard {
+    let listening = ListenerGuard {
         hub: hub.clone(),
         conn_id: state.id.clone(),
     };
@@ -136,27 +174,36 @@ pub async fn serve_connection<L>(
         limits.max_response_bytes,
     )));
 
+    // The call slots: one is taken before a message is read and given back once the call's
+    // answer is queued (or written). The transport's own, so the gate's per-call permit on
+    // `/rpc` never competes with it.
+    let slots = Arc::new(Semaphore::new(limits.max_inflight));
+
     let mut out = Outbound {
         rx,
         events,
+        dialect,
         state: state.clone(),
         seq: 0,
         batch: Vec::new(),
     };
-    // Only the text is kept: a JSON value held for the connection's life would cost every idle
-    // connection its map nodes.
-    let challenge = serde_json::json!({
-        "type": "event",
-        "event": "connect.challenge",
-        "payload": { "nonce": nonce(), "ts": switchboard_storage::now_ms() },
-    })
-    .to_string();
-    out.batch.push(Message::Text(challenge.into()));
+    if dialect == Dialect::Frames {
+        // Only the text is kept: a JSON value held for the connection's life would cost every
+        // idle connection its map nodes.
+        let challenge = serde_json::json!({
+            "type": "event",
+            "event": "connect.challenge",
+            "payload": { "nonce": nonce(), "ts": switchboard_storage::now_ms() },
+        })
+        .to_string();
+        out.batch.push(Message::Text(challenge.into()));
+    }
 
     let mut extensions = Extensions::new();
     extensions.insert(state.clone());
 
-    let mut connected = false;
+    // `/ws` handles frames in order until `connect` has answered; `/rpc` never waits for it.
+    let mut connected = dialect == Dialect::JsonRpc;
     // Whether the peer ended the connection (then there is no close handshake to wait for).
     let mut peer_ended = false;
     // A call slot taken before the next frame is read (after `connect`).
@@ -194,7 +241,7 @@ pub async fn serve_connection<L>(
             () = &mut cancelled => break,
             next = socket.next(), if !connected || slot.is_some() => Step::Read(next),
             queued = out.rx.recv() => Step::Queued(queued),
-            permit = state.inflight.clone().acquire_owned(), if connected && slot.is_none() => {
+            permit = slots.clone().acquire_owned(), if connected && slot.is_none() => {
                 Step::Slot(permit.ok())
             }
             _ = ping.tick() => Step::Ping,
@@ -217,6 +264,11 @@ pub async fn serve_connection<L>(
                 continue;
             }
             Step::ReadDeadline => {
+                if connected && slot.is_none() {
+                    // Every call slot is taken, so this side is not reading: the silence is
+                    // not the peer's.
+                    last_read = Instant::now();
+                }
                 let due = last_read + limits.read_timeout;
                 if due <= Instant::now() {
                     close.close(CLOSE_GOING_AWAY, "read timeout");
@@ -230,55 +282,73 @@ pub async fn serve_connection<L>(
                 break;
             }
             Step::Read(Some(Err(e))) => {
-                if is_too_big(&e) {
-                    close.close(CLOSE_TOO_BIG, "frame too large");
-                } else {
-                    peer_ended = true;
-                    close.close(CLOSE_GOING_AWAY, "read error");
+                match read_failure(&e) {
+                    ReadFailure::TooBig => close.close(CLOSE_TOO_BIG, "frame too large"),
+                    ReadFailure::InvalidUtf8 => close.close(CLOSE_INVALID_DATA, "invalid UTF-8"),
+                    ReadFailure::Protocol => close.close(CLOSE_PROTOCOL, "protocol error"),
+                    ReadFailure::Gone => {
+                        peer_ended = true;
+                        close.close(CLOSE_ABNORMAL, "");
+                    }
                 }
                 break;
             }
             Step::Read(Some(Ok(message))) => message,
         };
         last_read = Instant::now();
-        let text = match &message {
-            Message::Text(text) => Cow::Borrowed(text.as_str()),
-            Message::Binary(bytes) => String::from_utf8_lossy(bytes),
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => continue,
+        let text = match (&message, dialect) {
+            (Message::Text(text), _) => Cow::Borrowed(text.as_str()),
+            (Message::Binary(bytes), Dialect::Frames) => String::from_utf8_lossy(bytes),
+            (Message::Binary(bytes), Dialect::JsonRpc) => match std::str::from_utf8(bytes) {
+                Ok(text) => Cow::Borrowed(text),
+                Err(_) => {
+                    let e = ErrorObject::from(ErrorCode::ParseError);
+                    out.answer(MethodResponse::error(Id::Null, e).into_json());
+                    continue;
+                }
+            },
+            (Message::Ping(_) | Message::Pong(_) | Message::Close(_), _) => continue,
         };
-        let (id, method, params) = match parse_request(&text) {
-            Ok(parts) => parts,
-            Err(reply) => {
-                out.answer(reply);
-                continue;
-            }
+        let work = match dialect {
+            Dialect::Frames => match parse_request(&text) {
+                Ok((id, method, params)) => {
+                    let mut request = Request::owned(method, params, id);
+                    *request.extensions_mut() = extensions.clone();
+                    Work::Call(request)
+                }
+                Err(reply) => {
+                    out.answer(reply);
+                    continue;
+                }
+            },
+            Dialect::JsonRpc => match parse_message(&text, limits.max_batch_entries, &extensions) {
+                Incoming::Call(request) => Work::Call(request),
+                Incoming::Batch(batch) => Work::Batch(batch),
+                Incoming::Notification => continue,
+                Incoming::Reply(reply) => {
+                    out.answer(reply);
+                    continue;
+                }
+            },
         };
-        let mut request = Request::owned(method, params, id);
-        *request.extensions_mut() = extensions.clone();
 
         // Frames are handled in order until `connect` has answered, so a client that pipelines
-        // `connect` and a call is not refused.
+        // `connect` and a call is not refused. The call runs to its end even if the connection
+        // closes meanwhile (it was read; only `connect` and `health` run here).
         if !connected {
-            let is_connect = request.method_name() == "connect";
+            let is_connect = matches!(&work, Work::Call(r) if r.method_name() == "connect");
             // Boxed: kept inline, this call's future would size every idle connection's task.
-            let call = Box::pin(service.call(request));
-            let response = tokio::select! {
-                () = &mut cancelled => break,
-                response = call => response,
-            };
+            let response = work.run(service.clone()).await;
             connected = is_connect && response.is_success();
             out.deliver(response);
             continue;
         }
-        // Then concurrently, bounded by the call slots: while every slot is taken no frame is
-        // read, so a client that writes without reading cannot grow the server's memory.
+        // Then concurrently, bounded by the call slots: while every slot is taken no message
+        // is read, so a client that writes without reading cannot grow the server's memory.
         let Some(permit) = slot.take() else { continue };
         // Most calls finish without waiting (`health`, reads served from memory): those are
         // answered here, without a task of their own; the rest go on in one.
-        let mut call = {
-            let service = service.clone();
-            Box::pin(async move { service.call(request).await })
-        };
+        let mut call = work.run(service.clone());
         if let Poll::Ready(response) = poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
             drop(permit);
             out.deliver(response);
@@ -287,11 +357,10 @@ pub async fn serve_connection<L>(
         let sink = sink.clone();
         let close = close.clone();
         let write_timeout = limits.write_timeout;
+        // Not tied to the connection: the caller's disconnect never cancels a call mid-way.
+        // The slot is held until the answer is queued, or dropped for want of a reader.
         tokio::spawn(async move {
-            let response = tokio::select! {
-                () = close.token.cancelled() => return,
-                response = call => response,
-            };
+            let response = call.await;
             deliver_queued(&sink, response, &close, write_timeout).await;
             drop(permit);
         });
@@ -304,6 +373,9 @@ pub async fn serve_connection<L>(
         .cloned()
         .unwrap_or((CLOSE_NORMAL, String::new()));
     tracing::info!(parent: &state.span, code, reason = %reason, "connection closed");
+    // Closed for everyone from here: no longer listed, counted or sent events.
+    drop(registration);
+    drop(listening);
     if code != CLOSE_ABNORMAL {
         let frame = CloseFrame {
             code,
@@ -317,6 +389,7 @@ pub async fn serve_connection<L>(
     }
     drop(service);
     drop(sink);
+    drop(slot);
     if !peer_ended && code != CLOSE_ABNORMAL {
         // The close handshake: keep the socket until the peer answers our Close (it may first
         // read what was written), at most one write deadline.
@@ -328,6 +401,40 @@ pub async fn serve_connection<L>(
             }
         })
         .await;
+    }
+    // The socket goes now (it lingers to let the peer read the close, see `http::socket`);
+    // the task, and with it the connection's place among `server.max_connections`, lasts
+    // until the calls it read have ended.
+    drop(socket);
+    let all = u32::try_from(limits.max_inflight).unwrap_or(u32::MAX);
+    let _ = slots.acquire_many(all).await;
+}
+
+/// What a message asks to run.
+enum Work {
+    Call(Request<'static>),
+    Batch(Batch<'static>),
+}
+
+impl Work {
+    /// The call as a future of its own (boxed: kept inline, it would size every idle
+    /// connection's task), holding the service so it can outlive the connection.
+    fn run<S>(self, service: Arc<S>) -> std::pin::Pin<Box<impl Future<Output = MethodResponse>>>
+    where
+        S: RpcServiceT<
+                MethodResponse = MethodResponse,
+                BatchResponse = MethodResponse,
+                NotificationResponse = MethodResponse,
+            > + Send
+            + Sync
+            + 'static,
+    {
+        Box::pin(async move {
+            match self {
+                Work::Call(request) => service.call(request).await,
+                Work::Batch(batch) => service.batch(batch).await,
+            }
+        })
     }
 }
 
@@ -344,7 +451,9 @@ enum Step {
 /// event markers) and the frames gathered for the next write.
 struct Outbound {
     rx: mpsc::Receiver<Box<RawValue>>,
-    events: Arc<EventQueue>,
+    /// Frames only: the event bodies behind the queue's markers.
+    events: Option<Arc<EventQueue>>,
+    dialect: Dialect,
     state: Arc<ConnectionState>,
     /// Events written on this connection (the frames' `seq`).
     seq: u64,
@@ -352,10 +461,17 @@ struct Outbound {
 }
 
 impl Outbound {
-    /// A queued message (or the event body a marker stands for) as a frame, into the batch.
+    /// A queued message (or the event body a marker stands for) as a frame, into the batch;
+    /// on `/rpc` the JSON-RPC message as it is.
     fn push(&mut self, json: Box<RawValue>) {
+        if self.dialect == Dialect::JsonRpc {
+            let text = String::from(Box::<str>::from(json));
+            self.batch.push(Message::Text(text.into()));
+            return;
+        }
         let replace = |result: &str| self.state.take_subscribe_reply(result);
-        let text = match self.events.body_for(&json) {
+        let body = self.events.as_ref().and_then(|e| e.body_for(&json));
+        let text = match body {
             Some(body) => to_frame_with(&body, &mut self.seq, &replace),
             None => to_frame_with(&json, &mut self.seq, &replace),
         };
@@ -431,19 +547,36 @@ impl Drop for ListenerGuard {
     }
 }
 
-/// Whether a read error is a frame over `max_frame_bytes`.
-fn is_too_big(e: &axum::Error) -> bool {
+/// Why a read failed, as far as the close code is concerned.
+#[derive(Debug, PartialEq)]
+enum ReadFailure {
+    /// A frame or message over `max_frame_bytes`: 1009.
+    TooBig,
+    /// A text message that is not UTF-8: 1007.
+    InvalidUtf8,
+    /// A frame that breaks the WebSocket protocol: 1002.
+    Protocol,
+    /// The socket failed or the peer left without a close: no close frame can follow.
+    Gone,
+}
+
+fn read_failure(e: &axum::Error) -> ReadFailure {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
-        if let Some(tungstenite) = err.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
-            return matches!(
-                tungstenite,
-                tokio_tungstenite::tungstenite::Error::Capacity(_)
-            );
+        if let Some(tungstenite) = err.downcast_ref::<Error>() {
+            return match tungstenite {
+                Error::Capacity(_) => ReadFailure::TooBig,
+                Error::Utf8(_) => ReadFailure::InvalidUtf8,
+                Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => ReadFailure::Gone,
+                Error::Protocol(_) | Error::AttackAttempt => ReadFailure::Protocol,
+                _ => ReadFailure::Gone,
+            };
         }
         source = err.source();
     }
-    false
+    ReadFailure::Gone
 }
 
 /// The answer a call's response sends, if any, and what to do once it is on its way.

@@ -1,12 +1,14 @@
-//! `GET /ws`: the frame protocol (SPEC §3). The endpoint owns the socket; frames become
-//! JSON-RPC calls that go through the same role gate into the same `Methods` as `/rpc`, and
-//! JSON-RPC responses and notifications become frames again in one writer task.
+//! The WebSocket transport of both protocols: `GET /ws` (the frame protocol, SPEC §3) and
+//! `GET /rpc` upgraded (JSON-RPC 2.0). The endpoint owns the socket; messages become JSON-RPC
+//! calls that go through the same role gate into the same `Methods` as `POST /rpc`, and
+//! responses and notifications go back (as frames on `/ws`) from one task per connection.
 
 pub mod codec;
 mod connection;
+pub mod jsonrpc;
 mod outbound;
 mod service;
 
-pub use connection::{FrameLimits, next_connection_id, serve_connection};
+pub use connection::{Dialect, FrameLimits, next_connection_id, serve_connection};
 pub use outbound::{EventQueue, QueueError};
 pub use service::FrameRpcService;

@@ -1,6 +1,6 @@
-//! The frame endpoint's inner RPC service: what jsonrpsee's crate-private `RpcService` does,
-//! built from public jsonrpsee types, so that the same `RpcServiceBuilder` (the role gate) can
-//! wrap it. It dispatches into the same `Methods` as `/rpc`.
+//! The WebSocket endpoints' inner RPC service: what jsonrpsee's crate-private `RpcService`
+//! does, built from public jsonrpsee types, so that the same `RpcServiceBuilder` (the role
+//! gate) can wrap it. It dispatches into the same `Methods` as `POST /rpc`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use jsonrpsee::types::error::reject_too_many_subscriptions;
 use jsonrpsee::types::{ErrorCode, ErrorObject, Params, Request};
 use jsonrpsee::{ConnectionId, MethodResponse};
 
-/// Dispatch of one `/ws` connection's calls into `Methods`.
+/// Dispatch of one WebSocket connection's calls into `Methods`.
 #[derive(Clone)]
 pub struct FrameRpcService {
     methods: Methods,
@@ -107,15 +107,21 @@ impl RpcServiceT for FrameRpcService {
         }
     }
 
-    /// Frames carry no batches; implemented as jsonrpsee's own service does, for completeness.
+    /// A JSON-RPC batch (`/rpc`; frames carry none), as jsonrpsee's own service runs it: the
+    /// entries one after another, no answer for notifications, and none at all for a batch of
+    /// notifications only.
     fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let this = self.clone();
         async move {
             let mut responses = BatchResponseBuilder::new_with_limit(this.max_response_size);
+            let mut notified = false;
             for entry in batch {
                 let response = match entry {
                     Ok(BatchEntry::Call(req)) => this.call(req).await,
-                    Ok(BatchEntry::Notification(_)) => continue,
+                    Ok(BatchEntry::Notification(_)) => {
+                        notified = true;
+                        continue;
+                    }
                     Err(e) => {
                         let (err, id) = e.into_parts();
                         MethodResponse::error(id, err)
@@ -124,6 +130,9 @@ impl RpcServiceT for FrameRpcService {
                 if let Err(too_big) = responses.append(response) {
                     return too_big;
                 }
+            }
+            if notified && responses.is_empty() {
+                return MethodResponse::notification();
             }
             MethodResponse::from_batch(responses.finish())
         }
