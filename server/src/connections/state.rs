@@ -190,18 +190,9 @@ impl ConnectionState {
 
     /// The role in force: `connect`'s, else (on `/rpc`) the bearer's.
     pub fn role(&self) -> Option<Role> {
-        // Read under the lock, without a copy of the identity: the gate asks on every call.
-        let by_connect = self
-            .identity
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|i| i.principal.role);
-        by_connect.or_else(|| {
-            (self.protocol != Protocol::Frames)
-                .then(|| self.bearer.as_ref().map(|p| p.role))
-                .flatten()
-        })
+        // Read under the lock, without a copy of the identity.
+        let identity = self.identity.lock().unwrap_or_else(|p| p.into_inner());
+        self.in_force(identity.as_ref()).map(|p| p.role)
     }
 
     /// The role in force, as [`ConnectionState::role`], unless the token behind it has expired:
@@ -209,29 +200,32 @@ impl ConnectionState {
     /// expiry).
     pub fn live_role(&self) -> Result<Option<Role>, TokenExpired> {
         let identity = self.identity.lock().unwrap_or_else(|p| p.into_inner());
-        let principal = identity.as_ref().map(|i| &i.principal).or_else(|| {
-            (self.protocol != Protocol::Frames)
-                .then_some(self.bearer.as_ref())
-                .flatten()
-        });
-        match principal {
+        match self.in_force(identity.as_ref()) {
             Some(p) if p.expires_at.is_some_and(|at| at <= now_ms()) => Err(TokenExpired),
             Some(p) => Ok(Some(p.role)),
             None => Ok(None),
         }
     }
 
-    /// Ends the connection (1008 `token expired`) when the token behind its `connect` identity
-    /// expires: one sleeping task for a connection whose token has an expiry. A later `connect`
-    /// or a failed one replaces the watch, and the watch ends with the connection, so at most
-    /// one exists per live connection.
+    /// The principal whose role is in force: `connect`'s, else (on `/rpc`) the bearer's.
+    fn in_force<'a>(&'a self, identity: Option<&'a Identity>) -> Option<&'a Principal> {
+        identity.map(|i| &i.principal).or_else(|| {
+            (self.protocol != Protocol::Frames)
+                .then_some(self.bearer.as_ref())
+                .flatten()
+        })
+    }
+
+    /// Ends the connection (1008 `token expired`) when the token behind its role (`connect`'s
+    /// identity, else the `/rpc` bearer's) expires: one sleeping task for a connection whose
+    /// token has an expiry. `connect` calls it; a transport may call it once the state exists,
+    /// for a bearer. A later call or a failed `connect` replaces the watch, and the watch ends
+    /// with the connection, so at most one exists per live connection.
     pub fn watch_expiry(self: &Arc<Self>) {
-        let expires_at = self
-            .identity
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(|i| i.principal.expires_at);
+        let expires_at = {
+            let identity = self.identity.lock().unwrap_or_else(|p| p.into_inner());
+            self.in_force(identity.as_ref()).and_then(|p| p.expires_at)
+        };
         let mut watch = self.expiry_watch.lock().unwrap_or_else(|p| p.into_inner());
         // Dropping the previous sender ends the previous watch.
         *watch = None;
@@ -320,5 +314,92 @@ impl ConnectionState {
     pub fn close(&self, code: u16, reason: &str) {
         self.closed.store(true, Ordering::Release);
         (self.closer.0)(code, reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use switchboard_auth::PrincipalKind;
+
+    use super::*;
+
+    fn principal(expires_at: Option<i64>) -> Principal {
+        Principal {
+            kind: PrincipalKind::Token,
+            token_id: Some("t".to_owned()),
+            name: "t".to_owned(),
+            role: Role::Operator,
+            expires_at,
+        }
+    }
+
+    /// Close codes and reasons a connection was closed with.
+    type Closes = Arc<StdMutex<Vec<(u16, String)>>>;
+
+    /// A connection whose closes are recorded.
+    fn connection(protocol: Protocol, bearer: Option<Principal>) -> (Arc<ConnectionState>, Closes) {
+        let closes = Arc::new(StdMutex::new(Vec::new()));
+        let record = closes.clone();
+        let closer = Closer::new(move |code, reason| {
+            record.lock().unwrap().push((code, reason.to_owned()));
+        });
+        let addr = "127.0.0.1:1".parse().unwrap();
+        let conn = ConnectionState::new("1".to_owned(), protocol, addr, bearer, 8, closer, None);
+        (Arc::new(conn), closes)
+    }
+
+    #[test]
+    fn an_expired_identity_or_rpc_bearer_has_no_live_role() {
+        let past = Some(now_ms() - 1);
+        let future = Some(now_ms() + 60_000);
+        let (conn, _) = connection(Protocol::Frames, None);
+        assert_eq!(conn.live_role(), Ok(None));
+        conn.set_identity(Identity {
+            principal: principal(future),
+            user_id: "u".to_owned(),
+        });
+        assert_eq!(conn.live_role(), Ok(Some(Role::Operator)));
+        conn.set_identity(Identity {
+            principal: principal(past),
+            user_id: "u".to_owned(),
+        });
+        assert_eq!(conn.live_role(), Err(TokenExpired));
+
+        let (rpc, _) = connection(Protocol::JsonRpcWs, Some(principal(past)));
+        assert_eq!(rpc.live_role(), Err(TokenExpired));
+        // On /ws a bearer only serves `connect`; it grants nothing by itself.
+        let (frames, _) = connection(Protocol::Frames, Some(principal(past)));
+        assert_eq!(frames.live_role(), Ok(None));
+    }
+
+    #[tokio::test]
+    async fn the_expiry_watch_closes_at_the_expiry_unless_the_identity_changed() {
+        let (conn, closes) = connection(Protocol::Frames, None);
+        conn.set_identity(Identity {
+            principal: principal(Some(now_ms() + 50)),
+            user_id: "u".to_owned(),
+        });
+        conn.watch_expiry();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            *closes.lock().unwrap(),
+            [(1008, "token expired".to_owned())]
+        );
+
+        let (conn, closes) = connection(Protocol::Frames, None);
+        conn.set_identity(Identity {
+            principal: principal(Some(now_ms() + 50)),
+            user_id: "u".to_owned(),
+        });
+        conn.watch_expiry();
+        conn.set_identity(Identity {
+            principal: principal(None),
+            user_id: "u".to_owned(),
+        });
+        conn.watch_expiry();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(closes.lock().unwrap().is_empty());
     }
 }
