@@ -146,6 +146,40 @@ async fn five_pipelined_chat_sends_before_a_close_are_all_stored_and_run() {
     assert_eq!(messages.len(), 12, "{messages:?}");
 }
 
+#[tokio::test]
+async fn a_chat_send_posted_by_a_client_that_hangs_up_at_once_is_stored_and_run() {
+    let server = TestServer::start(&[("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "20")]).await;
+    let operator = server.token(Role::Operator).await;
+    let session = session_for(&server, &operator).await;
+
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "chat.send",
+        "params": { "sessionId": session, "message": "posted then gone" },
+    })
+    .to_string();
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let request = format!(
+        "POST /rpc HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {operator}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        server.addr,
+        body.len()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    // Hangs up without waiting for the answer.
+    tcp.shutdown().await.unwrap();
+    drop(tcp);
+
+    let messages = history_of(&server, &session, 4).await;
+    assert_eq!(
+        messages[2..],
+        [
+            ("user".to_owned(), "posted then gone".to_owned()),
+            ("assistant".to_owned(), "posted then gone".to_owned()),
+        ],
+        "{messages:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // A client that never reads.
 

@@ -66,16 +66,24 @@ pub(super) async fn rpc(
         None,
     ));
     req.extensions_mut().insert(conn);
-    // The handle is dropped when the request is answered, which is when the service is done.
-    let (stop_handle, _server_handle) = stop_channel();
+    let (stop_handle, server_handle) = stop_channel();
     let mut service = endpoints
         .rpc_service
         .clone()
         .connection_id(id)
         .build(endpoints.methods.clone(), stop_handle);
-    match service.call(req).await {
-        Ok(response) => response.map(axum::body::Body::new),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)).into_response(),
+    // A request that was read is processed: the call runs in a task of its own, so a client
+    // that hangs up before the answer (hyper then drops this handler) does not cancel it
+    // mid-way; only the answer is lost. Each call ends by its method's own bounds.
+    let call = tokio::spawn(async move {
+        let answer = service.call(req).await;
+        drop(server_handle);
+        answer
+    });
+    match call.await {
+        Ok(Ok(response)) => response.map(axum::body::Body::new),
+        Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, ApiError::internal(e)),
     }
 }
 
