@@ -190,7 +190,7 @@ impl Approvals {
         approved: bool,
         reason: Option<String>,
         by: &str,
-        remote: Option<String>,
+        conn: &crate::connections::ConnectionState,
     ) -> Result<bool, switchboard_storage::StoreError> {
         let status = if approved {
             ApprovalStatus::Approved
@@ -206,13 +206,12 @@ impl Approvals {
             return Ok(false);
         }
         let outcome = if approved { "approved" } else { "denied" };
-        self.inner.audit.record(
-            by.to_owned(),
+        self.inner.audit.record_by(
+            conn,
             "approval.resolve",
             Some(id.to_owned()),
             outcome,
             reason.clone(),
-            remote,
         );
         let waiter = self
             .inner

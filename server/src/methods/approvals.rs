@@ -66,7 +66,7 @@ impl ApprovalsApiServer for ApprovalMethods {
                 approved,
                 reason,
                 &by,
-                Some(conn.remote_addr.to_string()),
+                &conn,
             )
             .await
             .map_err(ApiError::from)?;

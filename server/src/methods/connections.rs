@@ -5,7 +5,7 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use switchboard_api::rpc::ConnectionsApiServer;
 use switchboard_api::types::{ConnectionList, KickResult};
 
-use super::{actor, caller};
+use super::caller;
 use crate::AppState;
 use crate::rpc::ApiError;
 
@@ -51,13 +51,12 @@ impl ConnectionsApiServer for ConnectionMethods {
         if !self.state.connections.kick(&connection_id, &reason) {
             return Err(ApiError::NotFound(format!("no connection {connection_id}")).into());
         }
-        self.state.audit.record(
-            actor(&conn),
+        self.state.audit.record_by(
+            &conn,
             "connection.kick",
             Some(connection_id),
             "ok",
             Some(reason),
-            Some(conn.remote_addr.to_string()),
         );
         Ok(KickResult { kicked: true })
     }

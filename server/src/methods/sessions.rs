@@ -9,7 +9,7 @@ use switchboard_api::types::{
 };
 use switchboard_storage::{SessionQuery, SessionRecord};
 
-use super::{actor, caller};
+use super::caller;
 use crate::AppState;
 use crate::hub::HubEvent;
 use crate::rpc::ApiError;
@@ -142,14 +142,9 @@ impl SessionsApiServer for SessionMethods {
             &session.agent_id,
             &payload,
         ));
-        self.state.audit.record(
-            actor(&conn),
-            "session.delete",
-            Some(session_id),
-            "ok",
-            None,
-            Some(conn.remote_addr.to_string()),
-        );
+        self.state
+            .audit
+            .record_by(&conn, "session.delete", Some(session_id), "ok", None);
         Ok(DeleteResult { deleted: true })
     }
 }
