@@ -21,6 +21,7 @@ mod frames;
 mod gate;
 mod hostile_auth;
 mod hostile_client;
+mod hostile_runs;
 mod hostile_tools;
 mod jsonrpc;
 mod openclaw;
