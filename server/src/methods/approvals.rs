@@ -61,13 +61,7 @@ impl ApprovalsApiServer for ApprovalMethods {
         let resolved = self
             .state
             .approvals
-            .resolve(
-                &approval_id,
-                approved,
-                reason,
-                &by,
-                &conn,
-            )
+            .resolve(&approval_id, approved, reason, &by, &conn)
             .await
             .map_err(ApiError::from)?;
         if !resolved {

@@ -22,7 +22,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .alter_table(Table::alter().table("runs").drop_column("message").to_owned())
+            .alter_table(
+                Table::alter()
+                    .table("runs")
+                    .drop_column("message")
+                    .to_owned(),
+            )
             .await
     }
 }
