@@ -190,29 +190,6 @@ where
             telemetry::record_call(method, telemetry::code_label(&response), started.elapsed());
             return ResponseFuture::ready(response);
         }
-        // jsonrpsee runs every `/rpc` WebSocket message in its own task; refuse past the
-        // in-flight bound rather than let a client that never reads pile up work. (`/ws`
-        // bounds in its reader instead, which simply stops reading.)
-        let permit = match &conn {
-            Some(c) if c.protocol == Protocol::JsonRpcWs => {
-                match c.inflight.clone().try_acquire_owned() {
-                    Ok(permit) => Some(permit),
-                    Err(_) => {
-                        metrics::counter!(telemetry::names::RATE_LIMITED, "limit" => "inflight")
-                            .increment(1);
-                        let e = ApiError::RateLimited {
-                            message: "too many calls in flight on this connection".to_owned(),
-                            retry_after_ms: 100,
-                        };
-                        return ResponseFuture::ready(
-                            MethodResponse::error(req.id.clone(), ErrorObjectOwned::from(e))
-                                .with_extensions(req.extensions),
-                        );
-                    }
-                }
-            }
-            _ => None,
-        };
         let span = match &conn {
             Some(c) => tracing::debug_span!(parent: &c.span, "call", method, id = %req.id),
             None => tracing::debug_span!("call", method, id = %req.id),
@@ -221,7 +198,6 @@ where
         ResponseFuture::future(
             async move {
                 let response = call.await;
-                drop(permit);
                 let code = telemetry::code_label(&response);
                 let elapsed = started.elapsed();
                 telemetry::record_call(method, code, elapsed);
