@@ -89,8 +89,8 @@ impl EventQueue {
         }
     }
 
-    /// Whether more than 1/64 of the queue is taken (4 of the default 256): the reader is behind
-    /// the stream. (The kernel holds little more: see `http::socket::UNSENT_BYTES`.)
+    /// Whether more than 1/64 of the queue is taken (4 of the default 256; at least 2 queued):
+    /// the reader is behind the stream. (The kernel holds little more: see `http::socket::UNSENT_BYTES`.)
     pub fn is_behind(&self) -> bool {
         behind(&self.waiter)
     }
@@ -106,7 +106,9 @@ impl EventQueue {
 
 fn behind(sink: &MethodSink) -> bool {
     let queued = sink.max_capacity() - sink.capacity();
-    queued > sink.max_capacity() / 64
+    // At least one: the event just queued does not make a reader that keeps up "behind" (with
+    // a small queue, 1/64 of it is 0).
+    queued > (sink.max_capacity() / 64).max(1)
 }
 
 fn marker() -> Box<RawValue> {
