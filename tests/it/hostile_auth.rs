@@ -3,15 +3,14 @@
 //! subscribed connection, audit rows that name the proven principal rather than the claimed
 //! user, and a burst of `tokens.create` against the real binary's memory.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_api::Role;
 use switchboard_auth::parse_token;
 use switchboard_storage::now_ms;
-use switchboard_tests::{Closed, TestServer, WsClient, connect_params, http, switchboard_binary};
+use switchboard_tests::binary::ServeProcess;
+use switchboard_tests::{Closed, TestServer, WsClient, connect_params, http};
 
 /// Failed connects are part of these tests: keep the per-address limit out of the way.
 const LENIENT_AUTH: (&str, &str) = ("SWITCHBOARD__AUTH__FAILED_PER_MINUTE", "1000000");
@@ -251,66 +250,6 @@ async fn audit_rows_name_the_proven_principal_besides_the_claimed_user() {
     assert_eq!(entry["target"], "tokens.list", "{entry}");
 }
 
-/// A `switchboard serve` process; killed when dropped.
-struct ServeProcess {
-    child: Child,
-    addr: std::net::SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_process(admin_token: &str) -> ServeProcess {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(switchboard_binary())
-        .arg("serve")
-        .current_dir(dir.path())
-        .env("SWITCHBOARD__SERVER__DATA_DIR", dir.path().join("data"))
-        .env("SWITCHBOARD__SERVER__PORT", "0")
-        .env("SWITCHBOARD__AUTH__ADMIN_TOKEN", admin_token)
-        .env("SWITCHBOARD__LOG__FORMAT", "json")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel::<std::net::SocketAddr>();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            let Ok(v) = serde_json::from_str::<Value>(&line) else {
-                continue;
-            };
-            if v["fields"]["message"] == "listening" {
-                let _ = tx.send(v["fields"]["addr"].as_str().unwrap().parse().unwrap());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server logs its address");
-    ServeProcess {
-        child,
-        addr,
-        _dir: dir,
-    }
-}
-
-/// A `VmRSS`/`VmHWM`-style field of `/proc/<pid>/status`, in KiB.
-fn proc_status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
 async fn create_over_http(addr: std::net::SocketAddr, admin: &str, name: &str) -> Value {
     let bearer = format!("Bearer {admin}");
     let body = json!({
@@ -358,18 +297,17 @@ async fn create_burst(addr: std::net::SocketAddr, admin: &'static str, round: u3
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_token_creates_stays_within_a_memory_bound() {
     let admin = "rss-burst-admin-token-0123456789abcdef";
-    let server = serve_process(admin);
-    let pid = server.child.id();
+    let server = ServeProcess::start(admin, &[]);
     // Warm up: the first create brings up the store, the pools and one argon2 run.
     let warm = create_over_http(server.addr, admin, "warm-up").await;
     assert!(warm["result"]["token"].is_string(), "{warm}");
-    let baseline = proc_status_kib(pid, "VmRSS:");
+    let baseline = server.status_kib("VmRSS:");
 
     create_burst(server.addr, admin, 1).await;
-    let peak = proc_status_kib(pid, "VmHWM:");
-    let after = proc_status_kib(pid, "VmRSS:");
+    let peak = server.status_kib("VmHWM:");
+    let after = server.status_kib("VmRSS:");
     create_burst(server.addr, admin, 2).await;
-    let after_second = proc_status_kib(pid, "VmRSS:");
+    let after_second = server.status_kib("VmRSS:");
     eprintln!(
         "tokens.create bursts of 60: RSS baseline {} MiB, peak {} MiB, after {} MiB, after a second burst {} MiB",
         baseline / 1024,

@@ -6,15 +6,14 @@
 //! messages on every endpoint.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use switchboard_api::Role;
-use switchboard_tests::{Closed, TestServer, WsClient, connect_params, http, switchboard_binary};
+use switchboard_tests::binary::ServeProcess;
+use switchboard_tests::{Closed, TestServer, WsClient, connect_params, http};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -184,77 +183,6 @@ async fn a_chat_send_posted_by_a_client_that_hangs_up_at_once_is_stored_and_run(
 
 // ---------------------------------------------------------------------------------------------
 // A client that never reads.
-
-/// A `switchboard serve` process on an ephemeral port; killed when dropped.
-struct ServeProcess {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl ServeProcess {
-    /// Starts the built binary with `admin_token` and `env`; its log is read (and dropped) on
-    /// a thread, so the pipe never fills.
-    fn start(admin_token: &str, env: &[(&str, &str)]) -> ServeProcess {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(switchboard_binary());
-        cmd.arg("serve")
-            .current_dir(dir.path())
-            .env("SWITCHBOARD__SERVER__DATA_DIR", dir.path().join("data"))
-            .env("SWITCHBOARD__SERVER__PORT", "0")
-            .env("SWITCHBOARD__AUTH__ADMIN_TOKEN", admin_token)
-            .env("SWITCHBOARD__LOG__FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                let Ok(v) = serde_json::from_str::<Value>(&line) else {
-                    continue;
-                };
-                if v["fields"]["message"] == "listening" {
-                    let _ = tx.send(v["fields"]["addr"].as_str().unwrap().parse().unwrap());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server logs its address");
-        ServeProcess {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// A field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:`), in KiB.
-    fn status_kib(&self, field: &str) -> u64 {
-        let pid = self.child.id();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
 
 /// Writes `health` calls without reading until `count` are written, a write blocks for more
 /// than `patience` or the server ends the connection; returns how many went out.

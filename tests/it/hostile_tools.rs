@@ -4,66 +4,31 @@
 //! tool-call index or an endless SSE line. The inputs that crashed the process before are sent
 //! to the real binary, so that a crash fails one test instead of the whole test binary.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_api::Role;
-use switchboard_tests::{OpenAiStub, Reply, TestServer, WsClient, switchboard_binary};
+use switchboard_tests::binary::ServeProcess;
+use switchboard_tests::{OpenAiStub, Reply, TestServer, WsClient};
 
 const ADMIN_SECRET: &str = "hostile-tools-admin-secret-7f3a";
 const MODEL_KEY: &str = "sk-hostile-tools-model-key-91c2";
 
-/// `switchboard serve` as a child process on an ephemeral port; killed when dropped.
-struct Serve {
-    child: Child,
-    addr: SocketAddr,
-    dir: tempfile::TempDir,
-}
+/// `switchboard serve` as a child process, with this module's admin token.
+struct Serve(ServeProcess);
 
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Serve {
+    type Target = ServeProcess;
+    fn deref(&self) -> &ServeProcess {
+        &self.0
     }
 }
 
 impl Serve {
     /// Starts the binary with `env` besides its data directory, port and admin token.
     fn start(env: &[(&str, &str)]) -> Serve {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cmd = Command::new(switchboard_binary());
-        cmd.arg("serve")
-            .current_dir(dir.path())
-            .env("SWITCHBOARD__SERVER__DATA_DIR", dir.path().join("data"))
-            .env("SWITCHBOARD__SERVER__PORT", "0")
-            .env("SWITCHBOARD__AUTH__ADMIN_TOKEN", ADMIN_SECRET)
-            .env("SWITCHBOARD__LOG__FORMAT", "json")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                let Ok(v) = serde_json::from_str::<Value>(&line) else {
-                    continue;
-                };
-                if v["fields"]["message"] == "listening" {
-                    let _ = tx.send(v["fields"]["addr"].as_str().unwrap().parse().unwrap());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server logs its address");
-        Serve { child, addr, dir }
+        Serve(ServeProcess::start(ADMIN_SECRET, env))
     }
 
     /// An operator connection, through a token the admin creates.
@@ -81,7 +46,7 @@ impl Serve {
 
     /// Whether the process is still running.
     fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.0.is_running()
     }
 }
 
