@@ -73,3 +73,8 @@ pub const ENV_SEPARATOR: &str = "__";
 
 /// The built-in tools an agent's `tools` list may name without a `[tools.<name>]` table.
 pub const BUILTIN_TOOLS: [&str; 4] = ["clock", "calc", "http.get", "exec"];
+
+/// `cluster.lease_s`: a node's lease on a session's runs lapses this long after its last renewal.
+pub const LEASE_S: u64 = 10;
+/// `cluster.channel_prefix`: the prefix of every Redis key and channel.
+pub const CHANNEL_PREFIX: &str = "switchboard";

@@ -22,7 +22,7 @@ mod validate;
 pub use agents::{AgentConfig, AgentsConfig};
 pub use error::ConfigError;
 pub use model::{
-    ApprovalsConfig, AuthConfig, Config, LimitsConfig, LogConfig, MetricsConfig, Pricing,
+    ApprovalsConfig, AuthConfig, ClusterConfig, Config, LimitsConfig, LogConfig, MetricsConfig, Pricing,
     ServerConfig, StorageConfig, ToolConfig,
 };
 pub use names::{AgentKind, LogFormat, Risk, UnknownName};

@@ -40,6 +40,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[metrics]`: who may read `/metrics`.
     pub metrics: MetricsConfig,
+    /// `[cluster]`: many nodes over PostgreSQL and Redis (unset `redis_url`: one node).
+    pub cluster: ClusterConfig,
 }
 
 impl Config {
@@ -244,6 +246,58 @@ impl fmt::Debug for StorageConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StorageConfig")
             .field("url", &self.url.as_deref().map(redact_url_password))
+            .finish()
+    }
+}
+
+/// `[cluster]`: N `switchboard serve` processes acting as one gateway. With `redis_url` unset
+/// the gateway is a single node, exactly as without this section.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// `redis://…` (or `rediss://…`): Redis for fan-out between nodes; needs a PostgreSQL
+    /// `storage.url`.
+    pub redis_url: Option<String>,
+    /// This node's id; unset: generated at start, stable for the process.
+    pub node_id: Option<String>,
+    /// How long a node's lease on a session lasts without renewal.
+    #[serde(deserialize_with = "crate::de::secs")]
+    pub lease_s: u64,
+    /// The prefix of every Redis key and channel of this gateway.
+    pub channel_prefix: String,
+}
+
+impl ClusterConfig {
+    /// Whether many nodes share the store (`redis_url` is set).
+    pub fn enabled(&self) -> bool {
+        self.redis_url.is_some()
+    }
+
+    /// `lease_s` as a duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_s)
+    }
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            redis_url: None,
+            node_id: None,
+            lease_s: defaults::LEASE_S,
+            channel_prefix: defaults::CHANNEL_PREFIX.to_owned(),
+        }
+    }
+}
+
+/// Hides the password a `redis://:password@host` URL may carry.
+impl fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url_password))
+            .field("node_id", &self.node_id)
+            .field("lease_s", &self.lease_s)
+            .field("channel_prefix", &self.channel_prefix)
             .finish()
     }
 }

@@ -36,6 +36,11 @@ impl Config {
                 Value::String(redact_url_password(&self.storage_url())),
             );
         }
+        if let Some(cluster) = value.get_mut("cluster").and_then(Value::as_object_mut)
+            && let Some(url) = &self.cluster.redis_url
+        {
+            cluster.insert("redis_url".into(), Value::String(redact_url_password(url)));
+        }
         value
     }
 }

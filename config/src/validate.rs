@@ -22,6 +22,7 @@ impl Config {
         self.validate_auth()?;
         self.validate_limits()?;
         self.validate_storage()?;
+        self.validate_cluster()?;
         self.validate_agents()?;
         positive("approvals.timeout_s", self.approvals.timeout_s)?;
         self.validate_tools()?;
@@ -88,6 +89,52 @@ impl Config {
             }
             None => Ok(()),
         }
+    }
+
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let cluster = &self.cluster;
+        let Some(url) = &cluster.redis_url else {
+            return Ok(());
+        };
+        if !(url.starts_with("redis://") || url.starts_with("rediss://")) || url.len() <= 10 {
+            return Err(ConfigError::invalid(
+                "cluster.redis_url",
+                "expected redis://HOST[:PORT][/DB] or rediss://…",
+            ));
+        }
+        let url_is_postgres = self
+            .storage
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+        if !url_is_postgres {
+            return Err(ConfigError::invalid(
+                "storage.url",
+                "many nodes (cluster.redis_url is set) share one PostgreSQL store: set \
+                 storage.url to postgres://…",
+            ));
+        }
+        positive("cluster.lease_s", cluster.lease_s)?;
+        if let Some(id) = &cluster.node_id
+            && (id.is_empty()
+                || id.len() > 64
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+        {
+            return Err(ConfigError::invalid(
+                "cluster.node_id",
+                "1–64 characters of A–Z, a–z, 0–9, `-`, `_`, `.`",
+            ));
+        }
+        let prefix = &cluster.channel_prefix;
+        if prefix.is_empty() || prefix.len() > 64 || prefix.contains(char::is_whitespace) {
+            return Err(ConfigError::invalid(
+                "cluster.channel_prefix",
+                "1–64 characters without spaces",
+            ));
+        }
+        Ok(())
     }
 
     fn validate_agents(&self) -> Result<(), ConfigError> {

@@ -311,7 +311,8 @@ impl Writer {
 }
 
 /// `event` as number `seq` of `session`: the row to store and the event to publish once it is
-/// stored. Its payload has `sessionId`, `runId` and `sessionSeq` first, and is serialized once.
+/// stored. Its payload has `sessionId`, `runId`, `sessionSeq` and `ts` (unix ms, when the write
+/// that stores it began) first, and is serialized once.
 pub fn number_event(
     session: &Arc<str>,
     agent: &Arc<str>,
@@ -319,13 +320,14 @@ pub fn number_event(
     event: LogEvent,
     now: i64,
 ) -> (NewEvent, HubEvent) {
-    let mut payload = Map::with_capacity(event.fields.len() + 3);
+    let mut payload = Map::with_capacity(event.fields.len() + 4);
     payload.insert("sessionId".to_owned(), Value::from(&**session));
     payload.insert(
         "runId".to_owned(),
         event.run_id.as_deref().map_or(Value::Null, Value::from),
     );
     payload.insert("sessionSeq".to_owned(), Value::from(seq));
+    payload.insert("ts".to_owned(), Value::from(now));
     payload.extend(event.fields);
     let payload = Value::Object(payload).to_string();
     let hub_event = HubEvent {

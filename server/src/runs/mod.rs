@@ -405,8 +405,9 @@ pub async fn log_interrupted(store: &Store, runs: &[switchboard_storage::RunReco
             continue;
         };
         let seq = session.last_seq + 1;
+        let now = now_ms();
         let payload = json!({
-            "sessionId": run.session_id, "runId": run.id, "sessionSeq": seq,
+            "sessionId": run.session_id, "runId": run.id, "sessionSeq": seq, "ts": now,
             "agentId": run.agent_id, "status": "failed", "run_id": run.id,
             "error": "interrupted: the server stopped",
         });
@@ -414,7 +415,7 @@ pub async fn log_interrupted(store: &Store, runs: &[switchboard_storage::RunReco
             run_id: Some(run.id.clone()),
             event: "agent".to_owned(),
             payload: payload.to_string(),
-            created_at: now_ms(),
+            created_at: now,
         };
         if let Err(e) = store
             .append_events_after(&run.session_id, session.last_seq, &[event])
