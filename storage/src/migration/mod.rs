@@ -12,6 +12,7 @@ mod m20261122_000006_create_approvals;
 mod m20261122_000007_create_audit;
 mod m20261130_000008_runs_message;
 mod m20261203_000001_audit_principal;
+mod m20261204_000001_session_leases;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_create_audit::Migration),
             Box::new(m20261130_000008_runs_message::Migration),
             Box::new(m20261203_000001_audit_principal::Migration),
+            Box::new(m20261204_000001_session_leases::Migration),
         ]
     }
 }
