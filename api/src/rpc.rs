@@ -86,7 +86,7 @@ pub trait TokensApi {
 pub trait ConnectionsApi {
     /// Lists live WebSocket connections.
     #[method(name = "list")]
-    fn list(&self) -> RpcResult<ConnectionList>;
+    async fn list(&self) -> RpcResult<ConnectionList>;
 
     /// Closes a connection with 1008 and the reason.
     #[method(name = "kick", param_kind = map, with_extensions)]

@@ -22,8 +22,8 @@ mod validate;
 pub use agents::{AgentConfig, AgentsConfig};
 pub use error::ConfigError;
 pub use model::{
-    ApprovalsConfig, AuthConfig, ClusterConfig, Config, LimitsConfig, LogConfig, MetricsConfig, Pricing,
-    ServerConfig, StorageConfig, ToolConfig,
+    ApprovalsConfig, AuthConfig, ClusterConfig, Config, LimitsConfig, LogConfig, MetricsConfig,
+    Pricing, ServerConfig, StorageConfig, ToolConfig,
 };
 pub use names::{AgentKind, LogFormat, Risk, UnknownName};
 pub use secret::{REDACTED, Secret};

@@ -294,7 +294,10 @@ impl Default for ClusterConfig {
 impl fmt::Debug for ClusterConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClusterConfig")
-            .field("redis_url", &self.redis_url.as_deref().map(redact_url_password))
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(redact_url_password),
+            )
             .field("node_id", &self.node_id)
             .field("lease_s", &self.lease_s)
             .field("channel_prefix", &self.channel_prefix)

@@ -14,10 +14,10 @@ use tokio::sync::oneshot;
 
 use crate::agent::{AgentError, RunOutput, fields};
 use crate::audit::AuditLog;
-use crate::runs::new_id;
+use crate::ids::new_id;
 
 /// An operator's (or the timeout's) answer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Decision {
     /// Whether the call may run.
     pub approved: bool,
@@ -183,7 +183,8 @@ impl Approvals {
         Ok(decision)
     }
 
-    /// Resolves a pending approval. `false` when it is unknown or no longer pending.
+    /// Resolves a pending approval: stored, audited, and handed to the run waiting for it
+    /// (see [`Resolution`]).
     pub async fn resolve(
         &self,
         id: &str,
@@ -191,7 +192,7 @@ impl Approvals {
         reason: Option<String>,
         by: &str,
         conn: &crate::connections::ConnectionState,
-    ) -> Result<bool, switchboard_storage::StoreError> {
+    ) -> Result<Resolution, switchboard_storage::StoreError> {
         let status = if approved {
             ApprovalStatus::Approved
         } else {
@@ -203,7 +204,7 @@ impl Approvals {
             .resolve_approval(id, status, reason.clone(), Some(by.to_owned()), now_ms())
             .await?
         {
-            return Ok(false);
+            return Ok(Resolution::NotPending);
         }
         let outcome = if approved { "approved" } else { "denied" };
         self.inner.audit.record_by(
@@ -213,19 +214,40 @@ impl Approvals {
             outcome,
             reason.clone(),
         );
+        let decision = Decision {
+            approved,
+            reason,
+            by: by.to_owned(),
+        };
+        Ok(match self.wake(id, decision.clone()) {
+            true => Resolution::Delivered,
+            false => Resolution::Elsewhere(decision),
+        })
+    }
+
+    /// Hands `decision` to the run waiting for approval `id` on this node; `false` when no run
+    /// here waits for it (with many nodes, it may wait on another).
+    pub fn wake(&self, id: &str, decision: Decision) -> bool {
         let waiter = self
             .inner
             .waiting
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
-        if let Some(waiter) = waiter {
-            let _ = waiter.send(Decision {
-                approved,
-                reason,
-                by: by.to_owned(),
-            });
+        match waiter {
+            Some(waiter) => waiter.send(decision).is_ok(),
+            None => false,
         }
-        Ok(true)
     }
+}
+
+/// What [`Approvals::resolve`] did.
+#[derive(Debug)]
+pub enum Resolution {
+    /// The approval is unknown or no longer pending.
+    NotPending,
+    /// Stored, and handed to the run waiting for it on this node.
+    Delivered,
+    /// Stored; no run on this node waits for it: hand it to the other nodes.
+    Elsewhere(Decision),
 }

@@ -3,6 +3,7 @@
 //! The library exposes [`run`], which serves a bound listener until a shutdown future
 //! resolves; `main` only parses the command line, sets up logging and handles signals.
 
+pub mod admin;
 pub mod agent;
 pub mod approvals;
 pub mod audit;
@@ -11,6 +12,7 @@ pub mod connections;
 pub mod gate;
 pub mod http;
 pub mod hub;
+pub mod ids;
 mod logging;
 pub mod methods;
 pub mod rpc;

@@ -11,7 +11,10 @@ use tokio::net::TcpListener;
 
 use crate::AppState;
 use crate::http::router;
+use std::sync::{Arc, OnceLock};
+
 use crate::hub::HubEvent;
+use crate::hub::broker::{Broker, Handlers, LocalBroker, RedisBroker};
 
 /// A gateway ready to serve: store open and migrated, crashed runs closed, state built.
 #[derive(Debug)]
@@ -28,17 +31,62 @@ impl Server {
     pub async fn start(config: Config) -> anyhow::Result<Server> {
         let store = Store::connect(&config.storage_url()).await?;
         store.migrate().await?;
-        let interrupted = store
-            .fail_unfinished_runs("interrupted: the server stopped", now_ms())
-            .await?;
-        if !interrupted.is_empty() {
-            tracing::warn!(
-                runs = interrupted.len(),
-                "marked runs left unfinished by a crash as failed"
-            );
+        // With many nodes, other nodes' runs are not ours to fail: a run whose node stopped is
+        // failed by a survivor once that node's lease lapses.
+        if !config.cluster.enabled() {
+            let interrupted = store
+                .fail_unfinished_runs("interrupted: the server stopped", now_ms())
+                .await?;
+            if !interrupted.is_empty() {
+                tracing::warn!(
+                    runs = interrupted.len(),
+                    "marked runs left unfinished by a crash as failed"
+                );
+            }
+            crate::runs::log_interrupted(&store, &interrupted).await;
         }
-        crate::runs::log_interrupted(&store, &interrupted).await;
-        let state = AppState::new(config, store);
+        let node_id = config
+            .cluster
+            .node_id
+            .clone()
+            .unwrap_or_else(crate::state::generated_node_id);
+        let handlers = Handlers::default();
+        // Heartbeats describe this node; the state they read exists once built.
+        let described: Arc<OnceLock<AppState>> = Arc::default();
+        let report: Arc<dyn Fn() -> serde_json::Value + Send + Sync> = {
+            let described = described.clone();
+            Arc::new(move || {
+                described
+                    .get()
+                    .map_or(serde_json::Value::Null, crate::admin::node_report)
+            })
+        };
+        let (broker, heard): (Arc<dyn Broker>, _) = match &config.cluster.redis_url {
+            Some(url) => {
+                let (broker, heard) = RedisBroker::connect(
+                    url,
+                    &config.cluster.channel_prefix,
+                    &node_id,
+                    handlers.clone(),
+                    report,
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("cluster.redis_url: {e}"))?;
+                tracing::info!(node = %node_id, "joined the cluster");
+                (broker, Some(heard))
+            }
+            None => (
+                Arc::new(LocalBroker::new(node_id, handlers.clone(), report)),
+                None,
+            ),
+        };
+        let state = AppState::new(config, store, broker, handlers);
+        let _ = described.set(state.clone());
+        if let Some(heard) = heard {
+            state.bus.listen(heard);
+        }
+        state.runs.start(&state.handlers);
+        crate::admin::start(&state);
         let bootstrap_admin = state.verifier.ensure_admin_token().await?;
         Ok(Server {
             state,

@@ -11,7 +11,8 @@ use crate::approvals::Approvals;
 use crate::audit::AuditLog;
 use crate::connections::ConnectionRegistry;
 use crate::gate::FailedAuthLimiter;
-use crate::hub::EventHub;
+use crate::hub::broker::{Broker, Handlers};
+use crate::hub::{EventBus, EventHub};
 use crate::runs::RunManager;
 
 /// Everything the gateway shares between connections.
@@ -27,6 +28,10 @@ pub struct AppState {
     pub connections: ConnectionRegistry,
     /// Who listens to which events.
     pub hub: EventHub,
+    /// The way events enter the hub, in order, from this node and the others.
+    pub bus: EventBus,
+    /// What this node answers to the others (registered at start).
+    pub handlers: Handlers,
     /// Runs of every session.
     pub runs: RunManager,
     /// Pending tool approvals.
@@ -37,7 +42,7 @@ pub struct AppState {
     pub failed_auth: Arc<FailedAuthLimiter>,
     /// When the server started, for `uptime_s`.
     pub started: Instant,
-    /// This process's id, fresh at every start (for `status`).
+    /// This node's id: `cluster.node_id`, else fresh at every start (for `status`).
     pub node_id: Arc<str>,
     /// Set when a graceful shutdown began: new runs are refused.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
@@ -45,7 +50,12 @@ pub struct AppState {
 
 impl AppState {
     /// State over an open, migrated store. Starts the audit writer, so it needs a runtime.
-    pub fn new(config: Config, store: Store) -> AppState {
+    pub fn new(
+        config: Config,
+        store: Store,
+        broker: Arc<dyn Broker>,
+        handlers: Handlers,
+    ) -> AppState {
         // Install the metrics recorder before anything counts.
         crate::telemetry::prometheus();
         let verifier = TokenVerifier::new(
@@ -61,12 +71,16 @@ impl AppState {
         );
         let failed_auth = Arc::new(FailedAuthLimiter::new(config.auth.failed_per_minute));
         let hub = EventHub::default();
+        let node_id: Arc<str> = broker.node_id().into();
+        let bus = EventBus::new(hub.clone(), store.clone(), broker);
         let audit = AuditLog::start(store.clone());
         let approvals = Approvals::new(store.clone(), audit.clone(), config.approvals.timeout());
-        let runs = RunManager::new(store.clone(), hub.clone(), approvals.clone(), &config);
+        let runs = RunManager::new(store.clone(), bus.clone(), approvals.clone(), &config);
         AppState {
             approvals,
             hub,
+            bus,
+            handlers,
             runs,
             audit,
             config: Arc::new(config),
@@ -75,7 +89,7 @@ impl AppState {
             connections: ConnectionRegistry::default(),
             failed_auth,
             started: Instant::now(),
-            node_id: node_id().into(),
+            node_id,
             draining: Arc::default(),
         }
     }
@@ -93,7 +107,8 @@ impl AppState {
     }
 }
 
-fn node_id() -> String {
+/// A node id for a process that has none configured: `node-` and 8 random hex digits.
+pub(crate) fn generated_node_id() -> String {
     let mut bytes = [0u8; 4];
     let _ = getrandom::fill(&mut bytes);
     format!(

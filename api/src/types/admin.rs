@@ -88,6 +88,9 @@ pub struct ConnectionInfo {
     pub connected_at: i64,
     /// Its live subscriptions.
     pub subscriptions: u64,
+    /// The node it is connected to (many nodes; absent on a single node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
 }
 
 /// `connections.list`'s reply.

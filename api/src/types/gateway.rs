@@ -42,4 +42,30 @@ pub struct StatusResult {
     pub subscriptions: u64,
     /// `sqlite` or `postgres`.
     pub store: String,
+    /// Every live node of the gateway (this one alone on a single node), from heartbeats.
+    #[serde(default)]
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// One live node in `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeStatus {
+    /// Its id.
+    pub node_id: String,
+    /// Whether it is this node (the one that answered).
+    #[serde(rename = "self")]
+    pub this: bool,
+    /// Its last heartbeat, unix ms.
+    pub seen_at: i64,
+    /// Its open connections.
+    pub connections: u64,
+    /// Its open connections by role.
+    pub connections_by_role: BTreeMap<String, u64>,
+    /// Runs in progress on it.
+    pub active_runs: u64,
+    /// Runs waiting on it.
+    pub queued_runs: u64,
+    /// Its live subscriptions.
+    pub subscriptions: u64,
 }

@@ -16,4 +16,4 @@ pub use chat::{
     StopReason, Usage,
 };
 pub use connect::{ClientInfo, ConnectAuth, ConnectResult, Limits, ServerInfo};
-pub use gateway::{HealthResult, StatusResult};
+pub use gateway::{HealthResult, NodeStatus, StatusResult};

@@ -77,6 +77,7 @@ impl ConnectionRegistry {
                     remote_addr: c.remote_addr.to_string(),
                     connected_at: c.connected_at,
                     subscriptions: c.subscriptions.load(Ordering::Relaxed),
+                    node_id: None,
                 }
             })
             .collect();

@@ -11,6 +11,8 @@ use switchboard_auth::Principal;
 use switchboard_storage::now_ms;
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::hub::{EventSink, Recipient};
+
 /// The longest single sleep of an expiry watch: a far expiry is approached in steps (the
 /// wall clock may also move meanwhile).
 const EXPIRY_STEP: Duration = Duration::from_secs(3600);
@@ -95,8 +97,9 @@ pub struct ConnectionState {
     /// The connection's tracing span (`connection_id`, `remote`, `protocol`; `user_id` and
     /// `role` once `connect` answered); every call's span is its child.
     pub span: tracing::Span,
-    /// The connection's event path (frames only): every event for it goes there.
-    pub direct: Option<Arc<crate::ws::EventQueue>>,
+    /// The connection's own event path (frames only): every event for it goes there, in order
+    /// with its responses.
+    pub direct: Option<Arc<dyn EventSink>>,
     /// The order of this connection's `chat.send` calls: each holds it from its first poll
     /// until its run is queued. tokio's mutex is FIFO, and `/ws` polls each call once as it
     /// reads its frame, so runs queue in the order their frames arrived, pipelined or not.
@@ -126,7 +129,7 @@ impl ConnectionState {
         bearer: Option<Principal>,
         max_inflight: usize,
         closer: Closer,
-        direct: Option<Arc<crate::ws::EventQueue>>,
+        direct: Option<Arc<dyn EventSink>>,
     ) -> ConnectionState {
         let span = tracing::info_span!(
             "connection",
@@ -314,6 +317,25 @@ impl ConnectionState {
     pub fn close(&self, code: u16, reason: &str) {
         self.closed.store(true, Ordering::Release);
         (self.closer.0)(code, reason);
+    }
+}
+
+/// The connection as the event hub sees it.
+impl Recipient for ConnectionState {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn events(&self) -> Option<&Arc<dyn EventSink>> {
+        self.direct.as_ref()
+    }
+
+    fn subscriptions(&self) -> &AtomicU64 {
+        &self.subscriptions
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        ConnectionState::close(self, code, reason);
     }
 }
 

@@ -1,19 +1,20 @@
 //! `EventHub`: who listens to what, and delivery. One std mutex guards the map; it is held for
 //! one publish or one (de)registration, never across an `.await`, and delivery under it only
-//! tries to enqueue (`try_send`), never waits.
+//! tries to enqueue ([`EventSink::try_deliver`]), never waits.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use jsonrpsee::server::{SubscriptionSink, TrySendError};
+use jsonrpsee::server::SubscriptionSink;
+use serde_json::value::RawValue;
 
-use super::{HubEvent, Topic};
-use crate::connections::ConnectionState;
+use super::{Backlog, EventSink, HubEvent, NotificationSink, Recipient, Topic, Undeliverable};
 use crate::telemetry::names;
-use crate::ws::{EventQueue, QueueError};
 
 /// How far behind the listeners of an event are: how many got it, and how many of those are
-/// [behind](EventQueue::is_behind) (`/ws` only).
+/// [behind](EventSink::is_behind).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pressure {
     /// Connections the event went to.
@@ -38,22 +39,45 @@ pub enum Attach {
     Behind,
 }
 
+/// One subscription on its way in: its identity and its path to the client, for the replay
+/// first and then for live delivery.
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    /// jsonrpsee's subscription id, as text.
+    key: String,
+    /// The connection's own event path if it has one, else the subscription's notifications.
+    path: Arc<dyn EventSink>,
+}
+
+impl Subscriber {
+    /// The subscription behind `sink`, on `conn`.
+    pub fn new(conn: &dyn Recipient, sink: &SubscriptionSink) -> Subscriber {
+        let path = match conn.events() {
+            Some(own) => own.clone(),
+            None => Arc::new(NotificationSink::new(sink.clone())),
+        };
+        Subscriber {
+            key: subscription_key(sink),
+            path,
+        }
+    }
+}
+
 struct Subscription {
     id: String,
     topic: Topic,
-    sink: SubscriptionSink,
+    path: Arc<dyn EventSink>,
     /// `(session, seq)`: events of that session up to `seq` were already replayed.
     replayed_to: Option<(String, i64)>,
 }
 
 struct Listener {
-    conn: Arc<ConnectionState>,
-    /// The connection's own queue (`/ws`): every event goes there as its body, which the
-    /// writer turns into a frame; subscriptions on `/rpc` go through their sinks.
-    direct: Option<Arc<EventQueue>>,
+    conn: Arc<dyn Recipient>,
+    /// The connection's own event path (`/ws`), if it has one: its runs' events go there.
+    direct: Option<Arc<dyn EventSink>>,
     subscriptions: Vec<Subscription>,
-    /// Runs this connection started with `chat.send` (frames only): their events come here
-    /// when no subscription of the connection covers them.
+    /// Runs this connection started with `chat.send` (connections with their own event path
+    /// only): their events come here when no subscription of the connection covers them.
     runs: HashSet<String>,
     /// A stream already waited `server.pace_wait_ms` for this listener in vain: no stream
     /// waits for it again until it has caught up (its queue no longer behind). Until then it
@@ -80,7 +104,7 @@ impl Listener {
                 .is_some_and(|run| self.runs.contains(run))
     }
 
-    /// Whether its own queue is behind (`/ws` only).
+    /// Whether its own event path is behind (subscriptions without one are not paced).
     fn is_behind(&self) -> bool {
         self.direct
             .as_ref()
@@ -127,8 +151,9 @@ impl EventHub {
             state
                 .listeners
                 .retain(|_, listener| match deliver(listener, event) {
-                    Delivery::Sent { behind } => {
+                    Delivery::Sent(backlog) => {
                         pressure.listeners += 1;
+                        let behind = backlog == Backlog::Behind;
                         pressure.behind += usize::from(listener.holds_back(behind));
                         true
                     }
@@ -144,7 +169,7 @@ impl EventHub {
         }
         for conn in slow {
             metrics::counter!(names::SLOW_CONSUMERS).increment(1);
-            tracing::info!(connection = %conn.id, "closing a slow consumer");
+            tracing::info!(connection = %conn.id(), "closing a slow consumer");
             conn.close(1008, "slow consumer");
         }
         pressure
@@ -180,14 +205,37 @@ impl EventHub {
         released
     }
 
+    /// Delivers one replayed event (`body`) to a subscription that is not attached yet,
+    /// waiting at most `timeout` for room: the replay goes at the reader's pace, through the
+    /// same path as the live events that follow it. A reader that does not make room in time
+    /// is closed as a slow consumer (it resumes with `afterSeq`).
+    pub async fn replay(
+        &self,
+        conn: &dyn Recipient,
+        subscriber: &Subscriber,
+        body: &Arc<RawValue>,
+        timeout: Duration,
+    ) -> Result<(), Undeliverable> {
+        let sent = subscriber.path.deliver_within(body, timeout).await;
+        match sent {
+            Ok(()) => metrics::counter!(names::EVENTS_DELIVERED).increment(1),
+            Err(Undeliverable::Full) => {
+                metrics::counter!(names::SLOW_CONSUMERS).increment(1);
+                conn.close(1008, "slow consumer");
+            }
+            Err(Undeliverable::Closed) => {}
+        }
+        sent
+    }
+
     /// Registers a live subscription. With `replayed_to = Some((session, seq))` it is attached
     /// only if nothing newer than `seq` was published for that session; the caller replays
     /// again on [`Attach::Behind`].
-    pub fn attach(
+    pub fn attach<C: Recipient + 'static>(
         &self,
-        conn: &Arc<ConnectionState>,
+        conn: &Arc<C>,
         topic: Topic,
-        sink: SubscriptionSink,
+        subscriber: Subscriber,
         replayed_to: Option<(String, i64)>,
     ) -> Attach {
         let mut state = self.lock();
@@ -199,16 +247,14 @@ impl EventHub {
         {
             return Attach::Behind;
         }
-        let id = subscription_key(&sink);
         let listener = listener(&mut state, conn);
         listener.subscriptions.push(Subscription {
-            id,
+            id: subscriber.key,
             topic,
-            sink,
+            path: subscriber.path,
             replayed_to,
         });
-        conn.subscriptions
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        conn.subscriptions().fetch_add(1, Ordering::Relaxed);
         Attach::Attached
     }
 
@@ -222,14 +268,15 @@ impl EventHub {
             let removed = (before - listener.subscriptions.len()) as u64;
             listener
                 .conn
-                .subscriptions
-                .fetch_sub(removed, std::sync::atomic::Ordering::Relaxed);
+                .subscriptions()
+                .fetch_sub(removed, Ordering::Relaxed);
         }
     }
 
-    /// Sends the events of `run_id` to the connection that started it (frames only).
-    pub fn watch_run(&self, conn: &Arc<ConnectionState>, run_id: &str) {
-        if conn.direct.is_none() {
+    /// Sends the events of `run_id` to the connection that started it (connections with their
+    /// own event path only).
+    pub fn watch_run<C: Recipient + 'static>(&self, conn: &Arc<C>, run_id: &str) {
+        if conn.events().is_none() {
             return;
         }
         let mut state = self.lock();
@@ -243,24 +290,24 @@ impl EventHub {
         }
     }
 
-    /// Offers `event` (the `shutdown` notice) to every connection: through its own queue on
-    /// `/ws`, through its first subscription on `/rpc` (a `/rpc` connection without one cannot
-    /// be told). Never waits: a `/ws` connection whose queue is full cannot be told in order,
-    /// so it is closed at once with `close_code` and the event's reason instead.
-    pub fn broadcast(
+    /// Offers `event` (the `shutdown` notice) to every connection: through its own event path
+    /// (`/ws`), else through its first subscription (a `/rpc` connection without one cannot be
+    /// told). Never waits: a connection whose own queue is full cannot be told in order, so it
+    /// is closed at once with `close_code` and the event's reason instead.
+    pub fn broadcast<C: Recipient>(
         &self,
         event: &HubEvent,
-        connections: &[Arc<ConnectionState>],
+        connections: &[Arc<C>],
         close_code: u16,
         reason: &str,
     ) {
         let mut told = HashSet::new();
         for conn in connections {
-            if let Some(direct) = &conn.direct {
-                if let Err(QueueError::Full) = direct.try_send(&event.body) {
+            if let Some(direct) = conn.events() {
+                if let Err(Undeliverable::Full) = direct.try_deliver(&event.body) {
                     conn.close(close_code, reason);
                 }
-                told.insert(conn.id.clone());
+                told.insert(conn.id().to_owned());
             }
         }
         let mut state = self.lock();
@@ -268,8 +315,8 @@ impl EventHub {
             if told.contains(id) {
                 continue;
             }
-            if let Some(sub) = listener.subscriptions.first_mut() {
-                let _ = sub.sink.try_send(event.raw_body());
+            if let Some(sub) = listener.subscriptions.first() {
+                let _ = sub.path.try_deliver(&event.body);
             }
         }
     }
@@ -294,13 +341,16 @@ impl EventHub {
     }
 }
 
-fn listener<'a>(state: &'a mut HubState, conn: &Arc<ConnectionState>) -> &'a mut Listener {
+fn listener<'a, C: Recipient + 'static>(
+    state: &'a mut HubState,
+    conn: &Arc<C>,
+) -> &'a mut Listener {
     state
         .listeners
-        .entry(conn.id.clone())
+        .entry(conn.id().to_owned())
         .or_insert_with(|| Listener {
             conn: conn.clone(),
-            direct: conn.direct.clone(),
+            direct: conn.events().cloned(),
             subscriptions: Vec::new(),
             runs: HashSet::new(),
             unpaced: false,
@@ -312,17 +362,17 @@ fn subscription_key(sink: &SubscriptionSink) -> String {
 }
 
 enum Delivery {
-    Sent { behind: bool },
+    Sent(Backlog),
     Skipped,
     Full,
 }
 
 /// Offers `event` to one connection: through its first matching subscription, else (for its
-/// own runs) directly. Never more than once.
+/// own runs) through its own event path. Never more than once.
 fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
     let mut index = 0;
     while index < listener.subscriptions.len() {
-        let sub = &mut listener.subscriptions[index];
+        let sub = &listener.subscriptions[index];
         if !sub.topic.matches(event) {
             index += 1;
             continue;
@@ -333,26 +383,15 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
         {
             return Delivery::Skipped;
         }
-        let sent = match listener.direct.as_ref() {
-            Some(direct) => direct.try_send(&event.body),
-            None => sub
-                .sink
-                .try_send(event.raw_body())
-                .map(|()| false)
-                .map_err(|e| match e {
-                    TrySendError::Full(_) => QueueError::Full,
-                    TrySendError::Closed(_) => QueueError::Closed,
-                }),
-        };
-        match sent {
-            Ok(behind) => return Delivery::Sent { behind },
-            Err(QueueError::Full) => return Delivery::Full,
-            Err(QueueError::Closed) => {
+        match sub.path.try_deliver(&event.body) {
+            Ok(backlog) => return Delivery::Sent(backlog),
+            Err(Undeliverable::Full) => return Delivery::Full,
+            Err(Undeliverable::Closed) => {
                 listener.subscriptions.swap_remove(index);
                 listener
                     .conn
-                    .subscriptions
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                    .subscriptions()
+                    .fetch_sub(1, Ordering::Relaxed);
             }
         }
     }
@@ -361,10 +400,10 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
         .as_deref()
         .is_some_and(|run| listener.runs.contains(run));
     if let (true, Some(direct)) = (own_run, listener.direct.as_ref()) {
-        match direct.try_send(&event.body) {
-            Ok(behind) => return Delivery::Sent { behind },
-            Err(QueueError::Full) => return Delivery::Full,
-            Err(QueueError::Closed) => listener.runs.clear(),
+        match direct.try_deliver(&event.body) {
+            Ok(backlog) => return Delivery::Sent(backlog),
+            Err(Undeliverable::Full) => return Delivery::Full,
+            Err(Undeliverable::Closed) => listener.runs.clear(),
         }
     }
     Delivery::Skipped

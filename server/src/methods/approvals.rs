@@ -7,6 +7,7 @@ use switchboard_api::types::{ApprovalInfo, ApprovalList, ResolveResult};
 
 use super::{actor, caller};
 use crate::AppState;
+use crate::approvals::Resolution;
 use crate::rpc::ApiError;
 
 /// The approvals family.
@@ -64,9 +65,15 @@ impl ApprovalsApiServer for ApprovalMethods {
             .resolve(&approval_id, approved, reason, &by, &conn)
             .await
             .map_err(ApiError::from)?;
-        if !resolved {
-            return Err(ApiError::NotFound(format!("no pending approval {approval_id}")).into());
+        match resolved {
+            Resolution::NotPending => {
+                Err(ApiError::NotFound(format!("no pending approval {approval_id}")).into())
+            }
+            Resolution::Delivered => Ok(ResolveResult { resolved: true }),
+            Resolution::Elsewhere(decision) => {
+                crate::admin::approval_decided(&self.state, &approval_id, decision);
+                Ok(ResolveResult { resolved: true })
+            }
         }
-        Ok(ResolveResult { resolved: true })
     }
 }

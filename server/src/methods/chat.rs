@@ -4,9 +4,7 @@ use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 use serde_json::{Value, json};
 use switchboard_api::rpc::ChatApiServer;
-use switchboard_api::types::{
-    AbortResult, ChatSendResult, History, MessageInfo, StopReason, Usage,
-};
+use switchboard_api::types::{AbortResult, ChatSendResult, History, MessageInfo, Usage};
 use switchboard_api::{ErrorCode, RunStatus};
 use switchboard_storage::{NewSession, SessionRecord, now_ms};
 use tokio::sync::watch;
@@ -16,7 +14,7 @@ use crate::AppState;
 use crate::connections::ConnectionState;
 use crate::hub::HubEvent;
 use crate::rpc::ApiError;
-use crate::runs::{FirstRun, IDEMPOTENCY_WINDOW, RunOutcome, RunRequest, new_id};
+use crate::runs::{FirstRun, IDEMPOTENCY_WINDOW, RunOutcome, RunRequest, Submitted, new_id};
 
 /// Messages per `chat.history` page by default and at most.
 const DEFAULT_HISTORY: u64 = 50;
@@ -88,7 +86,7 @@ impl ChatMethods {
             "title": session.title, "createdAt": session.created_at, "updatedAt": session.updated_at,
             "messageCount": 0, "lastSeq": 0,
         });
-        self.state.hub.publish(&HubEvent::lifecycle(
+        self.state.bus.lifecycle(&HubEvent::lifecycle(
             "session.created",
             &session.id,
             &session.agent_id,
@@ -124,39 +122,14 @@ impl ChatMethods {
             return Ok(None);
         };
         match run.run_status() {
-            RunStatus::Completed | RunStatus::Aborted => {
-                let reply = self.state.store.assistant_message_for_run(&run.id).await?;
-                Ok(Some(Earlier::Done(ChatSendResult {
-                    content: reply.map(|m| m.content).unwrap_or_default(),
-                    session_id: run.session_id.clone(),
-                    run_id: run.id.clone(),
-                    usage: Usage {
-                        input_tokens: u64::try_from(run.input_tokens).unwrap_or(0),
-                        output_tokens: u64::try_from(run.output_tokens).unwrap_or(0),
-                        cost: (run.cost > 0.0).then_some(run.cost),
-                    },
-                    stop_reason: if run.run_status() == RunStatus::Aborted {
-                        StopReason::Aborted
-                    } else {
-                        StopReason::EndTurn
-                    },
-                })))
-            }
-            RunStatus::Timeout => Err(ApiError::Timeout(run.error.unwrap_or_default())),
-            RunStatus::Failed => Err(ApiError::Unavailable(format!(
-                "the first run with this idempotency key failed: {}",
-                run.error.unwrap_or_default()
-            ))),
-            // The key is remembered before its run is stored, so a run in progress is (now)
-            // in memory, unless it was forgotten or started before a restart.
+            // Still going, here or on another node (or from before a restart): wait for it.
             RunStatus::Queued | RunStatus::Started => {
                 match self.state.runs.idempotency.get(principal, key) {
                     Some(first) => Ok(Some(Earlier::Running(first.outcome))),
-                    None => Err(ApiError::Conflict(
-                        "a run with this idempotency key is still in progress".to_owned(),
-                    )),
+                    None => Ok(Some(Earlier::Stored(run.id))),
                 }
             }
+            _ => Ok(Some(Earlier::Done(self.state.runs.result_of(run).await?))),
         }
     }
 }
@@ -167,6 +140,8 @@ enum Earlier {
     Done(ChatSendResult),
     /// It is still going: its outcome, to wait for.
     Running(watch::Receiver<Option<RunOutcome>>),
+    /// It is stored and still going, but not from this node: wait for its end.
+    Stored(String),
 }
 
 /// Waits for a run's outcome.
@@ -239,6 +214,7 @@ impl ChatApiServer for ChatMethods {
             return match earlier {
                 Earlier::Done(result) => Ok(result),
                 Earlier::Running(rx) => Ok(outcome(rx).await?),
+                Earlier::Stored(run_id) => Ok(self.state.runs.stored_end(&run_id).await?),
             };
         }
         let session = self
@@ -262,17 +238,39 @@ impl ChatApiServer for ChatMethods {
         }
         // The caller's own connection gets the run's events without subscribing.
         self.state.hub.watch_run(&conn, &run_id);
-        let queued = self.state.runs.submit(RunRequest {
-            run_id: run_id.clone(),
-            session,
-            message,
-            principal: principal.clone(),
-            idempotency_key: key.clone(),
-            done,
-        });
+        let submitted = self
+            .state
+            .runs
+            .submit(RunRequest {
+                run_id: run_id.clone(),
+                session,
+                message,
+                principal: principal.clone(),
+                idempotency_key: key.clone(),
+                done: done.clone(),
+            })
+            .await;
         drop(order);
-        let durable = match queued {
-            Ok(queued) => queued.durable().await,
+        let durable = match submitted {
+            Ok(Submitted::Here(queued)) => queued.durable().await,
+            Ok(Submitted::Elsewhere(remote)) => {
+                // Another node runs it: follow it there, and tell this node's waiters.
+                let runs = self.state.runs.clone();
+                tokio::spawn(async move {
+                    let ended = match runs.remote_outcome(remote).await {
+                        Ok(result) => RunOutcome::Finished(result),
+                        Err(e) => RunOutcome::Failed {
+                            code: e.code(),
+                            message: match e {
+                                ApiError::InternalLogged(id) => id,
+                                other => other.to_string(),
+                            },
+                        },
+                    };
+                    let _ = done.send(Some(ended));
+                });
+                Ok(())
+            }
             Err(e) => Err(e),
         };
         let result = match durable {
@@ -297,7 +295,11 @@ impl ChatApiServer for ChatMethods {
     ) -> RpcResult<AbortResult> {
         self.require_session(&session_id).await?;
         Ok(AbortResult {
-            aborted: self.state.runs.abort(&session_id, run_id.as_deref()),
+            aborted: self
+                .state
+                .runs
+                .abort(&session_id, run_id.as_deref())
+                .await?,
         })
     }
 

@@ -24,9 +24,9 @@ impl ConnectionMethods {
 
 #[async_trait]
 impl ConnectionsApiServer for ConnectionMethods {
-    fn list(&self) -> RpcResult<ConnectionList> {
+    async fn list(&self) -> RpcResult<ConnectionList> {
         Ok(ConnectionList {
-            connections: self.state.connections.list(),
+            connections: crate::admin::all_connections(&self.state).await,
         })
     }
 
@@ -48,7 +48,7 @@ impl ConnectionsApiServer for ConnectionMethods {
                 (*n <= 123).then_some(c)
             })
             .collect();
-        if !self.state.connections.kick(&connection_id, &reason) {
+        if !crate::admin::kick(&self.state, &connection_id, &reason).await {
             return Err(ApiError::NotFound(format!("no connection {connection_id}")).into());
         }
         self.state.audit.record_by(

@@ -7,16 +7,15 @@ use std::sync::atomic::Ordering;
 
 use jsonrpsee::Extensions;
 use jsonrpsee::core::{SubscriptionResult, async_trait};
-use jsonrpsee::server::{PendingSubscriptionSink, SendTimeoutError, SubscriptionSink};
+use jsonrpsee::server::PendingSubscriptionSink;
 use jsonrpsee::types::ErrorObjectOwned;
 use switchboard_api::rpc::EventsApiServer;
 
 use super::caller;
 use crate::AppState;
 use crate::connections::ConnectionState;
-use crate::hub::{Attach, HubEvent, Topic};
+use crate::hub::{Attach, HubEvent, Subscriber, Topic};
 use crate::rpc::ApiError;
-use crate::ws::QueueError;
 
 /// Stored events read per replay step.
 const REPLAY_PAGE: u64 = 256;
@@ -82,7 +81,7 @@ impl EventMethods {
         topic: Topic,
         session: String,
         mut last: i64,
-        sink: &SubscriptionSink,
+        subscriber: Subscriber,
     ) -> Result<bool, ApiError> {
         let deadline = self.state.config.server.write_timeout();
         loop {
@@ -95,35 +94,22 @@ impl EventMethods {
             crate::telemetry::record_store("events_after", read.elapsed());
             for event in &page {
                 let body = HubEvent::body(&event.event, &event.payload);
-                // On `/ws` through the connection's event path, like live events (same order).
-                let sent = match &conn.direct {
-                    Some(direct) => direct.send_timeout(&body, deadline).await,
-                    None => sink
-                        .send_timeout(body.as_ref().to_owned(), deadline)
-                        .await
-                        .map_err(|e| match e {
-                            SendTimeoutError::Timeout(_) => QueueError::Full,
-                            SendTimeoutError::Closed(_) => QueueError::Closed,
-                        }),
-                };
-                match sent {
-                    Ok(()) => {
-                        metrics::counter!(crate::telemetry::names::EVENTS_DELIVERED).increment(1);
-                        last = event.seq;
-                    }
-                    Err(QueueError::Full) => {
-                        metrics::counter!(crate::telemetry::names::SLOW_CONSUMERS).increment(1);
-                        conn.close(1008, "slow consumer");
-                        return Ok(false);
-                    }
-                    Err(QueueError::Closed) => return Ok(false),
+                // Through the path live events take (same order).
+                let sent = self
+                    .state
+                    .hub
+                    .replay(&**conn, &subscriber, &body, deadline)
+                    .await;
+                if sent.is_err() {
+                    return Ok(false);
                 }
+                last = event.seq;
             }
             if (page.len() as u64) < REPLAY_PAGE
                 && self.state.hub.attach(
                     conn,
                     topic.clone(),
-                    sink.clone(),
+                    subscriber.clone(),
                     Some((session.clone(), last)),
                 ) == Attach::Attached
             {
@@ -168,15 +154,16 @@ impl EventsApiServer for EventMethods {
                 hub.detach(&conn_id, &sink);
             });
         }
+        let subscriber = Subscriber::new(&*conn, &sink);
         match (&topic, after_seq) {
             (Topic::Session(session), Some(after)) => {
                 let session = session.clone();
-                self.replay_then_attach(&conn, topic, session, after, &sink)
+                self.replay_then_attach(&conn, topic, session, after, subscriber)
                     .await
                     .map_err(|e| ErrorObjectOwned::from(e).message().to_owned())?;
             }
             _ => {
-                self.state.hub.attach(&conn, topic, sink, None);
+                self.state.hub.attach(&conn, topic, subscriber, None);
             }
         }
         Ok(())

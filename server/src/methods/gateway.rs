@@ -86,6 +86,7 @@ impl GatewayApiServer for GatewayMethods {
             queued_runs: queued_runs as u64,
             subscriptions: subscriptions.max(self.state.hub.subscription_count() as u64),
             store: self.state.store.backend_name().to_owned(),
+            nodes: crate::admin::nodes(&self.state).await,
         })
     }
 }

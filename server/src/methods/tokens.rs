@@ -107,6 +107,7 @@ impl TokensApiServer for TokenMethods {
             return Err(ApiError::NotFound(format!("no token with id {id}")).into());
         }
         let closed = self.state.connections.close_by_token(&id, "token revoked");
+        crate::admin::token_revoked(&self.state, &id);
         self.state.audit.record_by(
             &conn,
             "token.revoke",

@@ -33,6 +33,13 @@ enum Ending {
 /// order they were accepted; each starts only once it is stored (a run whose write failed was
 /// refused to its caller and is skipped).
 pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Receiver<QueuedRun>) {
+    // With many nodes, a session's worker may start where a lost node left runs unfinished.
+    if inner.leases.is_some() {
+        let log = inner.lock().get(&session_id).map(|e| e.log.clone());
+        if let Some(log) = log {
+            super::recover::lost_runs(&inner, &session_id, &log).await;
+        }
+    }
     loop {
         let mut run = match tokio::time::timeout(WORKER_IDLE, rx.recv()).await {
             Ok(Some(run)) => run,
@@ -43,7 +50,12 @@ pub(super) async fn work(inner: Arc<Inner>, session_id: String, mut rx: mpsc::Re
                     .get(&session_id)
                     .is_some_and(|e| e.active.is_none() && e.waiting.is_empty() && rx.is_empty());
                 if idle {
-                    sessions.remove(&session_id);
+                    let entry = sessions.remove(&session_id);
+                    if let (Some(leases), Some(token)) =
+                        (inner.leases.as_ref(), entry.and_then(|e| e.lease))
+                    {
+                        leases.release(&session_id, token);
+                    }
                     return;
                 }
                 continue;
@@ -346,7 +358,11 @@ fn run_end(
 
 /// Tells the `sessions` topic about the session as the run's last write left it (read again
 /// only if the write did not return it).
-async fn announce_update(inner: &Inner, session_id: &str, session: Option<SessionRecord>) {
+pub(super) async fn announce_update(
+    inner: &Inner,
+    session_id: &str,
+    session: Option<SessionRecord>,
+) {
     let session = match session {
         Some(session) => Some(session),
         None => inner.store.get_session(session_id).await.ok().flatten(),
@@ -361,7 +377,7 @@ async fn announce_update(inner: &Inner, session_id: &str, session: Option<Sessio
             "messageCount": session.message_count,
             "lastSeq": session.last_seq,
         });
-        inner.hub.publish(&HubEvent::lifecycle(
+        inner.bus.lifecycle(&HubEvent::lifecycle(
             "session.updated",
             &session.id,
             &session.agent_id,

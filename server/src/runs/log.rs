@@ -18,7 +18,7 @@ use switchboard_storage::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::hub::{EventHub, HubEvent};
+use crate::hub::{EventBus, HubEvent};
 
 /// Appends waiting for the writer, per session, at most (then senders wait for room).
 const LOG_QUEUE: usize = 256;
@@ -114,7 +114,7 @@ impl SessionLog {
     /// Starts the writer for `session_id`; it continues after the stored last sequence.
     pub fn start(
         store: Store,
-        hub: EventHub,
+        bus: EventBus,
         session_id: &str,
         agent_id: &str,
         pacing: LogPacing,
@@ -122,7 +122,7 @@ impl SessionLog {
         let (tx, rx) = mpsc::channel(LOG_QUEUE);
         let writer = Writer {
             store,
-            hub,
+            bus,
             session: session_id.into(),
             agent: agent_id.into(),
             pacing,
@@ -187,7 +187,7 @@ impl SessionLog {
 /// The writer task of one session's log.
 struct Writer {
     store: Store,
-    hub: EventHub,
+    bus: EventBus,
     session: Arc<str>,
     agent: Arc<str>,
     pacing: LogPacing,
@@ -197,7 +197,7 @@ impl Writer {
     async fn run(self, mut rx: mpsc::Receiver<Append>) {
         let Writer {
             store,
-            hub,
+            bus,
             session,
             agent,
             pacing,
@@ -247,7 +247,7 @@ impl Writer {
                         let mut seq = None;
                         for (i, event) in ready.by_ref().take(count) {
                             seq = event.seq;
-                            let pressure = hub.publish(&event);
+                            let pressure = bus.committed(&event).await;
                             // After each whole step; the last one waits below, after the replies.
                             if (i + 1) % pacing.step == 0 && i + 1 < total && pressure.should_wait()
                             {
@@ -299,11 +299,11 @@ impl Writer {
         let until = tokio::time::Instant::now() + self.pacing.max_wait;
         while tokio::time::Instant::now() < until {
             tokio::time::sleep(PACE_CHECK).await;
-            if !self.hub.pressure(event).should_wait() {
+            if !self.bus.hub().pressure(event).should_wait() {
                 return;
             }
         }
-        let released = self.hub.release_laggards(event);
+        let released = self.bus.hub().release_laggards(event);
         if released > 0 {
             tracing::debug!(session = %self.session, released, "stopped waiting for listeners that are behind");
         }

@@ -4,10 +4,15 @@
 //! its reply, usage and final state are stored before its outcome is announced.
 
 mod execute;
+mod forward;
 mod idempotency;
+mod lease;
 mod limiter;
 mod log;
+mod recover;
 
+pub use crate::ids::new_id;
+pub use forward::{RemoteRun, Submitted};
 pub use idempotency::{FirstRun, IDEMPOTENCY_WINDOW, IdempotencyKeys};
 pub use limiter::ChatLimiter;
 pub use log::{Appended, LogEvent, LogPacing, PushFailure, SessionLog, number_event};
@@ -25,7 +30,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{Agent, build_agents};
-use crate::hub::EventHub;
+use crate::hub::EventBus;
 use crate::rpc::ApiError;
 
 /// A session's worker stops after this long without runs (and starts again on the next one).
@@ -91,6 +96,8 @@ struct Pending {
 
 #[derive(Debug)]
 struct SessionRuns {
+    /// The token of this node's lease on the session (many nodes only).
+    lease: Option<String>,
     tx: mpsc::Sender<QueuedRun>,
     log: SessionLog,
     agent_id: String,
@@ -116,7 +123,9 @@ struct QueuedRun {
 #[derive(Debug)]
 struct Inner {
     store: Store,
-    hub: EventHub,
+    bus: EventBus,
+    /// Leases on sessions (many nodes): `None` on a single node.
+    leases: Option<lease::Leases>,
     approvals: crate::approvals::Approvals,
     agents: HashMap<String, Agent>,
     run_timeout: Duration,
@@ -138,17 +147,26 @@ pub struct RunManager {
 }
 
 impl RunManager {
-    /// Runs over `store`, publishing through `hub`.
+    /// Runs over `store`, publishing through `bus`; with many nodes (the bus's broker is a
+    /// cluster's), a session's runs execute on the node holding its lease.
     pub fn new(
         store: Store,
-        hub: EventHub,
+        bus: EventBus,
         approvals: crate::approvals::Approvals,
         config: &Config,
     ) -> RunManager {
+        let leases = bus.broker().is_cluster().then(|| {
+            lease::Leases::new(
+                store.clone(),
+                bus.broker().node_id().to_owned(),
+                config.cluster.lease(),
+            )
+        });
         RunManager {
             inner: Arc::new(Inner {
                 store,
-                hub,
+                bus,
+                leases,
                 approvals,
                 agents: build_agents(config),
                 run_timeout: config.agents.run_timeout(),
@@ -178,9 +196,26 @@ impl RunManager {
     /// stored. Because that task goes on without the caller, a caller that goes away (a closed
     /// socket cancels its call) never leaves a half-queued, phantom run behind. Await
     /// [`Queued::durable`] before acknowledging. `CONFLICT` when the session's queue is full.
-    pub fn submit(&self, req: RunRequest) -> Result<Queued, ApiError> {
+    pub async fn submit(&self, req: RunRequest) -> Result<Submitted, ApiError> {
+        if self.inner.leases.is_none() {
+            return self.queue_here(req, None).map(Submitted::Here);
+        }
+        forward::submit(self, req).await
+    }
+
+    /// Whether this node runs `session_id`'s runs now (it has its worker).
+    fn runs_here(&self, session_id: &str) -> bool {
+        self.inner
+            .lock()
+            .get(session_id)
+            .is_some_and(|e| !e.tx.is_closed())
+    }
+
+    /// [`RunManager::submit`] on this node: with many nodes, only when it has the session's
+    /// worker, or `lease` (just acquired) to start one.
+    fn queue_here(&self, req: RunRequest, lease: Option<String>) -> Result<Queued, ApiError> {
         let (recorded_tx, recorded) = oneshot::channel();
-        let (log, behind) = self.enqueue(&req, recorded)?;
+        let (log, behind) = self.enqueue(&req, recorded, lease)?;
         let manager = self.clone();
         let durable = tokio::spawn(async move {
             let result = manager.record(&req).await;
@@ -205,16 +240,33 @@ impl RunManager {
         &self,
         req: &RunRequest,
         recorded: oneshot::Receiver<bool>,
+        lease: Option<String>,
     ) -> Result<(SessionLog, bool), ApiError> {
         let session_id = &req.session.id;
         let mut sessions = self.inner.lock();
         // A worker that died (a bug) is replaced: the session keeps working.
-        if sessions.get(session_id).is_some_and(|e| e.tx.is_closed()) {
+        let replaced = sessions
+            .get(session_id)
+            .filter(|e| e.tx.is_closed())
+            .map(|e| e.lease.clone());
+        if replaced.is_some() {
             sessions.remove(session_id);
         }
-        let entry = sessions
-            .entry(session_id.clone())
-            .or_insert_with(|| self.start_worker(&req.session));
+        if !sessions.contains_key(session_id) {
+            let lease = lease.or(replaced.flatten());
+            if self.inner.leases.is_some() && lease.is_none() {
+                return Err(ApiError::Unavailable(format!(
+                    "session {session_id} runs on another node"
+                )));
+            }
+            let entry = self.start_worker(&req.session, lease);
+            sessions.insert(session_id.clone(), entry);
+        }
+        let Some(entry) = sessions.get_mut(session_id) else {
+            return Err(ApiError::Unavailable(
+                "the session's worker stopped".to_owned(),
+            ));
+        };
         if entry.waiting.len() >= self.inner.max_queued {
             return Err(ApiError::Conflict(format!(
                 "this session already has {} runs waiting",
@@ -267,11 +319,11 @@ impl RunManager {
         Ok(())
     }
 
-    fn start_worker(&self, session: &SessionRecord) -> SessionRuns {
+    fn start_worker(&self, session: &SessionRecord, lease: Option<String>) -> SessionRuns {
         let (tx, rx) = mpsc::channel(self.inner.max_queued + 1);
         let log = SessionLog::start(
             self.inner.store.clone(),
-            self.inner.hub.clone(),
+            self.inner.bus.clone(),
             &session.id,
             &session.agent_id,
             self.inner.log_pacing,
@@ -284,6 +336,7 @@ impl RunManager {
             worker,
         ));
         SessionRuns {
+            lease,
             tx,
             log,
             agent_id: session.agent_id.clone(),
@@ -294,7 +347,15 @@ impl RunManager {
 
     /// Aborts the running run of a session (or, with `run_id`, that run, running or queued).
     /// `false` when there is no such run.
-    pub fn abort(&self, session_id: &str, run_id: Option<&str>) -> bool {
+    pub async fn abort(&self, session_id: &str, run_id: Option<&str>) -> Result<bool, ApiError> {
+        if self.inner.leases.is_none() || self.runs_here(session_id) {
+            return Ok(self.abort_here(session_id, run_id));
+        }
+        forward::abort(self, session_id, run_id).await
+    }
+
+    /// Aborts on this node ([`RunManager::abort`]).
+    fn abort_here(&self, session_id: &str, run_id: Option<&str>) -> bool {
         let sessions = self.inner.lock();
         let Some(entry) = sessions.get(session_id) else {
             return false;
@@ -316,8 +377,36 @@ impl RunManager {
         }
     }
 
-    /// Aborts every run of a session (before it is deleted).
+    /// Aborts every run of a session (before it is deleted), on whichever node runs them.
     pub fn abort_all(&self, session_id: &str) {
+        self.abort_all_here(session_id);
+        self.inner
+            .bus
+            .broker()
+            .notify("runs.abort_all", json!({ "sessionId": session_id }));
+    }
+
+    /// Answers other nodes' forwarded runs and aborts; with many nodes, starts renewing this
+    /// node's leases and taking over the sessions of lost nodes. Call once, at start.
+    pub fn start(&self, handlers: &crate::hub::broker::Handlers) {
+        forward::register(self, handlers);
+        if self.inner.leases.is_some() {
+            lease::keep(self.clone());
+        }
+    }
+
+    /// Starts the worker of a session whose lease this node just took from a lost node: it
+    /// fails the lost node's runs first.
+    fn take_over(&self, session: &SessionRecord, lease: String) {
+        let mut sessions = self.inner.lock();
+        if !sessions.contains_key(&session.id) {
+            let entry = self.start_worker(session, Some(lease));
+            sessions.insert(session.id.clone(), entry);
+        }
+    }
+
+    /// Aborts every run of a session on this node.
+    fn abort_all_here(&self, session_id: &str) {
         if let Some(entry) = self.inner.lock().get(session_id) {
             for pending in entry.active.iter().chain(entry.waiting.iter()) {
                 pending.cancel.cancel();
@@ -387,14 +476,6 @@ impl Inner {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, SessionRuns>> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// A new id: `prefix_` and 16 random hex digits.
-pub fn new_id(prefix: &str) -> String {
-    let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{prefix}_{hex}")
 }
 
 /// Ends the log of each run a crash interrupted with an `agent` event `failed`, so that a

@@ -38,7 +38,7 @@ use super::codec::{parse_request, to_frame_with};
 use super::jsonrpc::{Incoming, parse_message};
 use super::{EventQueue, FrameRpcService};
 use crate::connections::{Closer, ConnectionRegistry, ConnectionState, Protocol};
-use crate::hub::EventHub;
+use crate::hub::{EventHub, EventSink};
 
 /// jsonrpsee numbers its connections from 0 in a `u32`; ours start far above, so the two
 /// endpoints' subscriptions can never share a connection id.
@@ -158,7 +158,7 @@ pub async fn serve_connection<L>(
         bearer,
         limits.max_inflight,
         closer,
-        events.clone(),
+        events.clone().map(|e| e as Arc<dyn EventSink>),
     ));
     let registration = registry.register(state.clone());
     tracing::info!(parent: &state.span, "connection opened");

@@ -10,5 +10,5 @@ mod outbound;
 mod service;
 
 pub use connection::{Dialect, FrameLimits, next_connection_id, serve_connection};
-pub use outbound::{EventQueue, QueueError};
+pub use outbound::EventQueue;
 pub use service::FrameRpcService;

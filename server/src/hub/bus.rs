@@ -1,0 +1,289 @@
+//! `EventBus`: the one way events enter the hub. Events this node committed, and events other
+//! nodes committed (heard through the broker), are delivered here in each session's
+//! `sessionSeq` order, each exactly once: a duplicate is skipped, and a gap — an event heard
+//! before the ones it follows (lost or late on the way) — is filled from the store first.
+//! Events this node committed also go to the other nodes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use switchboard_storage::{EventRecord, Store};
+use tokio::sync::{mpsc, oneshot};
+
+use super::broker::{Broker, Heard};
+use super::{EventHub, HubEvent, Pressure};
+
+/// Stored events read per step while filling a gap or catching up.
+const FILL_PAGE: u64 = 256;
+
+/// Where a session's delivery stands on this node.
+#[derive(Debug)]
+struct Mark {
+    /// The last `sessionSeq` delivered.
+    last: i64,
+    /// The session's agent (for events read back from the store).
+    agent: Arc<str>,
+}
+
+#[derive(Debug, Default)]
+struct Marks {
+    sessions: HashMap<Arc<str>, Mark>,
+    /// Callers waiting for a run's final `agent` event, by run.
+    run_ends: HashMap<String, Vec<oneshot::Sender<Value>>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    hub: EventHub,
+    store: Store,
+    broker: Arc<dyn Broker>,
+    /// A std mutex held for one delivery (the hub's own lock is taken inside it, never the
+    /// other way round), never across an `.await`.
+    marks: Mutex<Marks>,
+}
+
+/// The bus. A cheap `Clone` handle.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+/// Whether a run status ends the run.
+fn is_final(status: &str) -> bool {
+    matches!(status, "completed" | "aborted" | "timeout" | "failed")
+}
+
+impl EventBus {
+    /// The bus over `hub`, reading gaps from `store`, reaching other nodes through `broker`.
+    pub fn new(hub: EventHub, store: Store, broker: Arc<dyn Broker>) -> EventBus {
+        EventBus {
+            inner: Arc::new(Inner {
+                hub,
+                store,
+                broker,
+                marks: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Arc<dyn Broker> {
+        &self.inner.broker
+    }
+
+    /// The hub.
+    pub fn hub(&self) -> &EventHub {
+        &self.inner.hub
+    }
+
+    fn marks(&self) -> MutexGuard<'_, Marks> {
+        self.inner.marks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Delivers an event this node just committed, and announces it to the other nodes.
+    pub async fn committed(&self, event: &HubEvent) -> Pressure {
+        self.inner.broker.announce(event);
+        self.in_order(event).await
+    }
+
+    /// Delivers a session lifecycle event (not in the log) here and on every other node.
+    pub fn lifecycle(&self, event: &HubEvent) {
+        self.inner.broker.announce(event);
+        self.inner.hub.publish(event);
+    }
+
+    /// Delivers what other nodes committed, as the broker hears it, until the broker stops.
+    pub fn listen(&self, mut heard: mpsc::Receiver<Heard>) {
+        let bus = self.clone();
+        tokio::spawn(async move {
+            while let Some(heard) = heard.recv().await {
+                match heard {
+                    Heard::Event(event) if event.seq.is_none() => {
+                        bus.inner.hub.publish(&event);
+                    }
+                    Heard::Event(event) => {
+                        bus.in_order(&event).await;
+                    }
+                    Heard::CatchUp(since) => bus.catch_up(since).await,
+                }
+            }
+        });
+    }
+
+    /// Waits for run `run_id`'s final `agent` event (its payload) as it is delivered here.
+    /// Register before the run can end; the receiver fails if the bus forgets it.
+    pub fn run_end(&self, run_id: &str) -> oneshot::Receiver<Value> {
+        let (tx, rx) = oneshot::channel();
+        self.marks()
+            .run_ends
+            .entry(run_id.to_owned())
+            .or_default()
+            .push(tx);
+        rx
+    }
+
+    /// Stops waiting for a run's end (its waiter went away).
+    pub fn forget_run_end(&self, run_id: &str) {
+        let mut marks = self.marks();
+        if let Some(waiters) = marks.run_ends.get_mut(run_id) {
+            waiters.retain(|w| !w.is_closed());
+            if waiters.is_empty() {
+                marks.run_ends.remove(run_id);
+            }
+        }
+    }
+
+    /// Forgets a deleted session.
+    pub fn forget_session(&self, session_id: &str) {
+        self.marks().sessions.remove(session_id);
+        self.inner.hub.forget_session(session_id);
+    }
+
+    /// Delivers a numbered event after every event before it, exactly once.
+    async fn in_order(&self, event: &HubEvent) -> Pressure {
+        let (Some(session), Some(seq)) = (&event.session_id, event.seq) else {
+            return self.inner.hub.publish(event);
+        };
+        loop {
+            match self.try_next(event, session, seq) {
+                Ok(pressure) => return pressure,
+                Err(last) => {
+                    if let Err(e) = self.fill(session, event.agent_id.clone(), last, seq).await {
+                        // The store cannot say what is missing: deliver what we have rather
+                        // than stall the session; a subscriber resumes with `afterSeq`.
+                        tracing::warn!(session = %session, error = %e, "cannot fill a gap in a session's events");
+                        self.skip_to(session, event.agent_id.clone(), seq - 1);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Delivers `event` if it is the next of its session (or the first this node sees);
+    /// skips it if it was delivered; `Err(last delivered)` if events are missing before it.
+    fn try_next(&self, event: &HubEvent, session: &Arc<str>, seq: i64) -> Result<Pressure, i64> {
+        let mut marks = self.marks();
+        match marks.sessions.get_mut(session) {
+            Some(mark) if seq <= mark.last => return Ok(Pressure::default()),
+            Some(mark) if seq > mark.last + 1 => return Err(mark.last),
+            Some(mark) => mark.last = seq,
+            None => {
+                let agent = event.agent_id.clone().unwrap_or_else(|| Arc::from(""));
+                marks
+                    .sessions
+                    .insert(session.clone(), Mark { last: seq, agent });
+            }
+        }
+        let pressure = self.inner.hub.publish(event);
+        if &*event.name == "agent"
+            && let Some(run) = event.run_id.as_deref()
+            && marks.run_ends.contains_key(run)
+            && let Ok(payload) = serde_json::from_str::<Value>(event.body.get())
+            && payload["payload"]["status"].as_str().is_some_and(is_final)
+            && let Some(waiters) = marks.run_ends.remove(run)
+        {
+            for waiter in waiters {
+                let _ = waiter.send(payload["payload"].clone());
+            }
+        }
+        Ok(pressure)
+    }
+
+    /// Marks `session` delivered up to `seq` without delivering (the store failed).
+    fn skip_to(&self, session: &Arc<str>, agent: Option<Arc<str>>, seq: i64) {
+        let mut marks = self.marks();
+        let agent = agent.unwrap_or_else(|| Arc::from(""));
+        let mark = marks
+            .sessions
+            .entry(session.clone())
+            .or_insert(Mark { last: seq, agent });
+        mark.last = mark.last.max(seq);
+    }
+
+    /// Delivers the stored events of `session` after `after` and before `before` (`None`: all).
+    async fn fill(
+        &self,
+        session: &Arc<str>,
+        agent: Option<Arc<str>>,
+        mut after: i64,
+        before: i64,
+    ) -> Result<(), switchboard_storage::StoreError> {
+        let agent = match agent.filter(|a| !a.is_empty()) {
+            Some(agent) => agent,
+            None => self.agent_of(session).await?,
+        };
+        while after + 1 < before {
+            let want = u64::try_from(before - after - 1)
+                .unwrap_or(1)
+                .min(FILL_PAGE);
+            let page = self.inner.store.events_after(session, after, want).await?;
+            if page.is_empty() {
+                // Not stored (yet, or the session is gone): nothing to fill with.
+                self.skip_to(session, Some(agent.clone()), before - 1);
+                return Ok(());
+            }
+            for record in &page {
+                let event = stored_event(session, &agent, record);
+                let _ = self.try_next(&event, session, record.seq);
+                after = record.seq;
+            }
+        }
+        Ok(())
+    }
+
+    async fn agent_of(
+        &self,
+        session: &Arc<str>,
+    ) -> Result<Arc<str>, switchboard_storage::StoreError> {
+        if let Some(mark) = self.marks().sessions.get(session) {
+            return Ok(mark.agent.clone());
+        }
+        Ok(self
+            .inner
+            .store
+            .get_session(session)
+            .await?
+            .map_or_else(|| Arc::from(""), |s| Arc::from(s.agent_id.as_str())))
+    }
+
+    /// Delivers every event committed since `since` (unix ms) that this node has not: after a
+    /// reconnect, or when a node could not send. Sessions this node never saw start at their
+    /// first event since then.
+    pub async fn catch_up(&self, since: i64) {
+        let sessions = match self.inner.store.sessions_with_events_since(since).await {
+            Ok(sessions) => sessions,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot catch up on the events of other nodes");
+                return;
+            }
+        };
+        let count = sessions.len();
+        for (session, first) in sessions {
+            let session: Arc<str> = Arc::from(session.as_str());
+            let known = self.marks().sessions.get(&session).map(|m| m.last);
+            let after = known.unwrap_or(first - 1);
+            if let Err(e) = self.fill(&session, None, after, i64::MAX).await {
+                tracing::warn!(session = %session, error = %e, "cannot catch up on a session's events");
+            }
+        }
+        tracing::info!(
+            since,
+            sessions = count,
+            "caught up on events committed meanwhile"
+        );
+    }
+}
+
+/// A stored event as the hub carries it.
+pub fn stored_event(session: &Arc<str>, agent: &Arc<str>, record: &EventRecord) -> HubEvent {
+    HubEvent {
+        name: record.event.as_str().into(),
+        session_id: Some(session.clone()),
+        agent_id: Some(agent.clone()),
+        run_id: record.run_id.as_deref().map(Arc::from),
+        seq: Some(record.seq),
+        lifecycle: false,
+        body: HubEvent::body(&record.event, &record.payload),
+    }
+}
