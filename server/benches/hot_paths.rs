@@ -43,14 +43,14 @@ fn chat_fields(words: usize) -> serde_json::Map<String, serde_json::Value> {
     }
 }
 
-/// A `/ws` connection of `role` whose outbound queue is `rx`.
-fn connection(
-    id: usize,
-    role: Role,
-    capacity: usize,
-) -> (Arc<ConnectionState>, mpsc::Receiver<Box<RawValue>>) {
+/// A `/ws` connection's outbound side: its channel and the event bodies behind its markers.
+type Outbox = (mpsc::Receiver<Box<RawValue>>, Arc<EventQueue>);
+
+/// A `/ws` connection of `role` and its outbound side.
+fn connection(id: usize, role: Role, capacity: usize) -> (Arc<ConnectionState>, Outbox) {
     let (tx, rx) = mpsc::channel(capacity);
     let sink = MethodSink::new(tx);
+    let events = Arc::new(EventQueue::new(sink));
     let addr: SocketAddr = "127.0.0.1:9".parse().expect("an address");
     let conn = Arc::new(ConnectionState::new(
         id.to_string(),
@@ -59,13 +59,13 @@ fn connection(
         None,
         16,
         Closer::new(|_, _| {}),
-        Some(Arc::new(EventQueue::new(sink))),
+        Some(events.clone()),
     ));
     conn.set_identity(Identity {
         principal: Principal::anonymous(role),
         user_id: format!("user-{id}"),
     });
-    (conn, rx)
+    (conn, (rx, events))
 }
 
 mod frames {
@@ -209,10 +209,9 @@ mod events {
         let (_, event) = number_event(&"ses_1".into(), &"main".into(), 7, event, 0);
         b.bench_local(|| {
             hub.publish(black_box(&event));
-            for (conn, rx) in &mut receivers {
+            for (_conn, (rx, events)) in &mut receivers {
                 let marker = rx.try_recv().expect("delivered");
-                let body = conn.direct.as_ref().and_then(|q| q.body_for(&marker));
-                black_box(body);
+                black_box(events.body_for(&marker));
             }
         });
     }
