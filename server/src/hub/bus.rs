@@ -219,8 +219,11 @@ impl EventBus {
                 .min(FILL_PAGE);
             let page = self.inner.store.events_after(session, after, want).await?;
             if page.is_empty() {
-                // Not stored (yet, or the session is gone): nothing to fill with.
-                self.skip_to(session, Some(agent.clone()), before - 1);
+                // Caught up; or (a gap) not stored, because the session is gone: nothing to
+                // fill with, and nothing to wait for.
+                if before != i64::MAX {
+                    self.skip_to(session, Some(agent.clone()), before - 1);
+                }
                 return Ok(());
             }
             for record in &page {

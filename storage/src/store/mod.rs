@@ -15,7 +15,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::StoreError;
@@ -30,6 +32,9 @@ pub use messages::{MessageRecord, NewMessage};
 pub use runs::{NewRun, RunFinish, RunRecord};
 pub use sessions::{NewSession, SessionQuery, SessionRecord};
 pub use tokens::{NewToken, TokenRecord};
+
+/// The advisory lock PostgreSQL migrations take (an arbitrary constant: "sb-migr").
+const MIGRATION_LOCK: i64 = 0x7362_2d6d_6967_72;
 
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,9 +77,19 @@ impl Store {
         Ok(Store { db, committer })
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration. On PostgreSQL, nodes starting together take turns:
+    /// an advisory lock, held by a transaction of its own, is taken around the migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        Migrator::up(&self.db, None).await?;
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            Migrator::up(&self.db, None).await?;
+            return Ok(());
+        }
+        let turn = self.db.begin().await?;
+        turn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+            .await?;
+        let migrated = Migrator::up(&self.db, None).await;
+        turn.commit().await?;
+        migrated?;
         Ok(())
     }
 
