@@ -85,10 +85,13 @@ pub fn start(state: &AppState) {
     );
 }
 
+/// This node's connections. With many nodes each id is `<nodeId>/<id>` (connection numbers
+/// are per node), and each row names its node.
 fn own_connections(state: &AppState) -> Vec<ConnectionInfo> {
     let mut rows = state.connections.list();
     if state.bus.broker().is_cluster() {
         for row in &mut rows {
+            row.id = format!("{}/{}", state.node_id, row.id);
             row.node_id = Some(state.node_id.to_string());
         }
     }
@@ -112,24 +115,26 @@ pub async fn all_connections(state: &AppState) -> Vec<ConnectionInfo> {
     all
 }
 
-/// Closes connection `id` on whichever node holds it; `false` when no node does.
+/// Closes connection `id` (as `connections.list` names it: `<nodeId>/<id>` with many nodes)
+/// on the node that holds it; `false` when it does not exist.
 pub async fn kick(state: &AppState, id: &str, reason: &str) -> bool {
-    if state.connections.kick(id, reason) {
-        return true;
-    }
     let broker = state.bus.broker();
-    if !broker.is_cluster() {
-        return false;
+    let (node, local) = match id.split_once('/') {
+        Some((node, local)) if broker.is_cluster() => (node, local),
+        _ => return state.connections.kick(id, reason),
+    };
+    if node == &*state.node_id {
+        return state.connections.kick(local, reason);
     }
     broker
-        .gather(
+        .request(
+            node,
             "connections.kick",
-            json!({ "id": id, "reason": reason }),
+            json!({ "id": local, "reason": reason }),
             GATHER_TIMEOUT,
         )
         .await
-        .iter()
-        .any(|(_, answer)| answer["kicked"] == true)
+        .is_ok_and(|answer| answer["kicked"] == true)
 }
 
 /// Tells the other nodes that token `id` was revoked: they forget it and close its

@@ -164,6 +164,7 @@ async fn drain(state: &AppState) {
         state.runs.interrupt_all();
         state.runs.wait_idle(INTERRUPT_GRACE).await;
     }
+    state.runs.release_leases().await;
     for conn in state.connections.snapshot() {
         conn.close(1012, "server shutting down");
     }

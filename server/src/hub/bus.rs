@@ -100,6 +100,12 @@ impl EventBus {
             while let Some(heard) = heard.recv().await {
                 match heard {
                     Heard::Event(event) if event.seq.is_none() => {
+                        if &*event.name == "session.deleted"
+                            && let Some(session) = &event.session_id
+                        {
+                            bus.marks().sessions.remove(session);
+                            bus.inner.hub.forget_session(session);
+                        }
                         bus.inner.hub.publish(&event);
                     }
                     Heard::Event(event) => {

@@ -133,10 +133,10 @@ impl SessionsApiServer for SessionMethods {
         {
             return Err(ApiError::NotFound(format!("no session {session_id}")).into());
         }
-        self.state.hub.forget_session(&session_id);
+        self.state.bus.forget_session(&session_id);
         let payload =
             json!({ "id": session.id, "agentId": session.agent_id, "sessionId": session.id });
-        self.state.hub.publish(&HubEvent::lifecycle(
+        self.state.bus.lifecycle(&HubEvent::lifecycle(
             "session.deleted",
             &session.id,
             &session.agent_id,

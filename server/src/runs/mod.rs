@@ -9,6 +9,7 @@ mod idempotency;
 mod lease;
 mod limiter;
 mod log;
+mod output;
 mod recover;
 
 pub use crate::ids::new_id;
@@ -423,6 +424,17 @@ impl RunManager {
                     .interrupted
                     .store(true, std::sync::atomic::Ordering::Release);
                 pending.cancel.cancel();
+            }
+        }
+    }
+
+    /// Gives up this node's leases (many nodes), so that its sessions run elsewhere at once
+    /// rather than after `cluster.lease_s`. At the end of a graceful shutdown.
+    pub async fn release_leases(&self) {
+        if let Some(leases) = &self.inner.leases {
+            match self.inner.store.release_node_leases(leases.node_id()).await {
+                Ok(n) => tracing::info!(leases = n, "gave up this node's leases"),
+                Err(e) => tracing::warn!(error = %e, "could not give up this node's leases"),
             }
         }
     }

@@ -117,6 +117,15 @@ impl Store {
         Ok(())
     }
 
+    /// Gives up every lease `node_id` holds (it stops).
+    pub async fn release_node_leases(&self, node_id: &str) -> Result<u64, StoreError> {
+        let release = self.statement(
+            "DELETE FROM session_leases WHERE node_id = $1",
+            vec![node_id.into()],
+        );
+        Ok(self.conn().execute_raw(release).await?.rows_affected())
+    }
+
     /// Sessions with a queued or started run and no live lease (none, or lapsed before `now`):
     /// runs a node that died left behind. At most `limit`.
     pub async fn orphaned_sessions(&self, now: i64, limit: u64) -> Result<Vec<String>, StoreError> {
