@@ -30,8 +30,16 @@ impl SessionMethods {
         SessionMethods { state }
     }
 
-    fn info(&self, s: &SessionRecord) -> SessionInfo {
+    /// The wire view of `s`; `running` when a run of it is in progress (on any node: with many
+    /// nodes, `running_elsewhere` lists the sessions whose runs execute on other nodes).
+    fn info(&self, s: &SessionRecord, running_elsewhere: &[(String, String)]) -> SessionInfo {
         let (active, _) = self.state.runs.session_state(&s.id);
+        let active = active.or_else(|| {
+            running_elsewhere
+                .iter()
+                .find(|(session, _)| *session == s.id)
+                .map(|(_, run)| run.clone())
+        });
         SessionInfo {
             id: s.id.clone(),
             agent_id: s.agent_id.clone(),
@@ -43,6 +51,21 @@ impl SessionMethods {
             running: active.is_some(),
             last_seq: s.last_seq,
         }
+    }
+}
+
+impl SessionMethods {
+    /// With many nodes, the sessions of `page` whose runs are in progress (from the store, as
+    /// `(session, run)`); nothing on a single node, which knows its own runs.
+    async fn running_elsewhere(
+        &self,
+        page: &[SessionRecord],
+    ) -> Result<Vec<(String, String)>, ApiError> {
+        if !self.state.bus.broker().is_cluster() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = page.iter().map(|s| s.id.clone()).collect();
+        Ok(self.state.store.running_runs(&ids).await?)
     }
 }
 
@@ -85,8 +108,9 @@ impl SessionsApiServer for SessionMethods {
         let next_cursor = (page.len() as u64 == limit)
             .then(|| page.last().map(|s| format!("{}.{}", s.updated_at, s.id)))
             .flatten();
+        let elsewhere = self.running_elsewhere(&page).await?;
         Ok(SessionList {
-            sessions: page.iter().map(|s| self.info(s)).collect(),
+            sessions: page.iter().map(|s| self.info(s, &elsewhere)).collect(),
             next_cursor,
         })
     }
@@ -99,9 +123,27 @@ impl SessionsApiServer for SessionMethods {
             .await
             .map_err(ApiError::from)?
             .ok_or_else(|| ApiError::NotFound(format!("no session {session_id}")))?;
-        let (active_run_id, queued) = self.state.runs.session_state(&session.id);
+        let (mut active_run_id, mut queued) = self.state.runs.session_state(&session.id);
+        if self.state.bus.broker().is_cluster() && active_run_id.is_none() && queued == 0 {
+            // Its runs may execute on another node: the store knows.
+            let runs = self
+                .state
+                .store
+                .unfinished_runs(&session.id)
+                .await
+                .map_err(ApiError::from)?;
+            active_run_id = runs
+                .iter()
+                .find(|r| r.run_status() == switchboard_api::RunStatus::Started)
+                .map(|r| r.id.clone());
+            queued = runs.len() - usize::from(active_run_id.is_some());
+        }
+        let elsewhere: Vec<(String, String)> = active_run_id
+            .iter()
+            .map(|run| (session.id.clone(), run.clone()))
+            .collect();
         Ok(SessionDetail {
-            session: self.info(&session),
+            session: self.info(&session, &elsewhere),
             active_run_id,
             queued_runs: queued as u64,
             usage: Usage {

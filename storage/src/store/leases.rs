@@ -158,6 +158,24 @@ impl Store {
             .await?)
     }
 
+    /// Of `session_ids`, the ones with a started run, each with that run's id.
+    pub async fn running_runs(
+        &self,
+        session_ids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if session_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(run::Entity::find()
+            .filter(run::Column::SessionId.is_in(session_ids.iter().cloned()))
+            .filter(run::Column::Status.eq(RunStatus::Started.as_str()))
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|r| (r.session_id, r.id))
+            .collect())
+    }
+
     /// The reply so far of a run, as its last stored `chat` event carried it (`chunk`).
     pub async fn last_chunk(
         &self,
