@@ -14,6 +14,9 @@ pub enum StoreError {
         /// What is wrong with it.
         detail: String,
     },
+    /// Another run already holds this idempotency key (within the key's window).
+    #[error("a run with this idempotency key exists")]
+    DuplicateKey,
     /// The store's writer task stopped (the runtime is shutting down).
     #[error("the store's writer stopped")]
     WriterStopped,

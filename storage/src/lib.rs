@@ -8,7 +8,7 @@ mod store;
 
 pub use error::StoreError;
 pub use store::{
-    ApprovalRecord, AuditEntry, AuditPrincipal, AuditQuery, EventRecord, Lease, LogAppend, MessageRecord,
+    IDEMPOTENCY_WINDOW_MS, ApprovalRecord, AuditEntry, AuditPrincipal, AuditQuery, EventRecord, Lease, LogAppend, MessageRecord,
     NewApproval, NewAuditEntry, NewEvent, NewMessage, NewRun, NewSession, NewToken, RunChange,
     RunFinish, RunRecord, SessionQuery, SessionRecord, Store, TokenRecord, Write, now_ms,
 };

@@ -13,7 +13,7 @@ use super::caller;
 use crate::AppState;
 use crate::connections::ConnectionState;
 use crate::hub::HubEvent;
-use crate::rpc::ApiError;
+use crate::rpc::{ApiError, DUPLICATE_KEY};
 use crate::runs::{FirstRun, IDEMPOTENCY_WINDOW, RunOutcome, RunRequest, Submitted, new_id};
 
 /// Messages per `chat.history` page by default and at most.
@@ -275,12 +275,26 @@ impl ChatApiServer for ChatMethods {
         };
         let result = match durable {
             Ok(()) => outcome(rx).await,
-            // The run never was: the key is free again.
+            // The run never was: the key is free again…
             Err(e) => {
                 if let Some(key) = &key {
                     self.state.runs.idempotency.remove(&principal, key);
                 }
-                Err(e)
+                match (e, &key) {
+                    // …unless another node's run took it first: that run's result is ours.
+                    (ApiError::Conflict(m), Some(key)) if m == DUPLICATE_KEY => {
+                        match self.earlier_result(&principal, key).await {
+                            Ok(Some(Earlier::Done(result))) => Ok(result),
+                            Ok(Some(Earlier::Running(rx))) => outcome(rx).await,
+                            Ok(Some(Earlier::Stored(run))) => {
+                                self.state.runs.stored_end(&run).await
+                            }
+                            Ok(None) => Err(ApiError::Conflict(m)),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    (e, _) => Err(e),
+                }
             }
         };
         self.state.hub.unwatch_run(&conn.id, &run_id);

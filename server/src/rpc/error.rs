@@ -78,10 +78,17 @@ impl From<switchboard_storage::StoreError> for ApiError {
                 tracing::warn!(error = %e, "store error");
                 ApiError::Unavailable("the store is unavailable".to_owned())
             }
+            switchboard_storage::StoreError::DuplicateKey => {
+                ApiError::Conflict(DUPLICATE_KEY.to_owned())
+            }
             other => ApiError::internal(other),
         }
     }
 }
+
+/// The `CONFLICT` message of a run whose idempotency key another run (maybe on another node)
+/// took first.
+pub const DUPLICATE_KEY: &str = "a run with this idempotency key exists";
 
 impl From<ApiError> for ErrorObjectOwned {
     fn from(e: ApiError) -> Self {

@@ -3,7 +3,7 @@
 
 mod error;
 
-pub use error::{ApiError, correlation_id};
+pub use error::{ApiError, DUPLICATE_KEY, correlation_id};
 
 use jsonrpsee::{Methods, RpcModule};
 use switchboard_api::rpc::{

@@ -11,7 +11,8 @@ use tokio::sync::watch;
 use super::RunOutcome;
 
 /// How long a key is remembered.
-pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(600);
+pub const IDEMPOTENCY_WINDOW: Duration =
+    Duration::from_millis(switchboard_storage::IDEMPOTENCY_WINDOW_MS as u64);
 /// Keys remembered at most; older ones are forgotten first (the store still answers).
 const MAX_KEYS: usize = 100_000;
 

@@ -134,11 +134,31 @@ async fn write_batches(db: DatabaseConnection, mut rx: mpsc::Receiver<Request>) 
                 // One write failed (or there is just one): each alone, so a conflict in one
                 // session does not fail the others.
                 for request in batch.drain(..) {
-                    let result = apply_alone(&db, &request.write).await;
+                    let result = apply_alone(&db, &request.write)
+                        .await
+                        .map_err(|e| duplicate_key(&request.write, e));
                     let _ = request.done.send(result);
                 }
             }
         }
+    }
+}
+
+/// A run recorded with an idempotency key another run holds: [`StoreError::DuplicateKey`].
+fn duplicate_key(write: &Write, e: StoreError) -> StoreError {
+    let keyed = matches!(write, Write::RecordRun(run) if run.idempotency_key.is_some());
+    match &e {
+        StoreError::Db(db)
+            if keyed
+                && matches!(
+                    db.sql_err(),
+                    Some(sea_orm::SqlErr::UniqueConstraintViolation(ref what))
+                        if what.contains("idempotency")
+                ) =>
+        {
+            StoreError::DuplicateKey
+        }
+        _ => e,
     }
 }
 
@@ -210,6 +230,22 @@ async fn stage(
 ) -> Result<Output, StoreError> {
     match write {
         Write::RecordRun(run) => {
+            if let Some(key) = &run.idempotency_key {
+                // A key is held for its window; an older run gives it up now.
+                run::Entity::update_many()
+                    .col_expr(
+                        run::Column::IdempotencyKey,
+                        Expr::value(Option::<String>::None),
+                    )
+                    .filter(run::Column::Principal.eq(&run.principal))
+                    .filter(run::Column::IdempotencyKey.eq(key))
+                    .filter(
+                        run::Column::CreatedAt
+                            .lt(run.created_at - super::runs::IDEMPOTENCY_WINDOW_MS),
+                    )
+                    .exec(txn)
+                    .await?;
+            }
             staged.runs.push(super::runs::queued_row(run.clone()));
             Ok(None)
         }

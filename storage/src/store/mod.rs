@@ -29,7 +29,7 @@ pub use commit::{LogAppend, RunChange, Write};
 pub use events::{EventRecord, NewEvent};
 pub use leases::Lease;
 pub use messages::{MessageRecord, NewMessage};
-pub use runs::{NewRun, RunFinish, RunRecord};
+pub use runs::{IDEMPOTENCY_WINDOW_MS, NewRun, RunFinish, RunRecord};
 pub use sessions::{NewSession, SessionQuery, SessionRecord};
 pub use tokens::{NewToken, TokenRecord};
 

@@ -8,6 +8,10 @@ use super::Store;
 use crate::StoreError;
 use crate::entity::run;
 
+/// How long a run holds its idempotency key (10 minutes): within it, a second run with the same
+/// principal and key cannot be recorded ([`crate::StoreError::DuplicateKey`]).
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 600_000;
+
 /// A run to record.
 #[derive(Debug, Clone)]
 pub struct NewRun {
