@@ -7,12 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use switchboard_api::ApprovalStatus;
-use switchboard_storage::{NewApproval, Store, now_ms};
+use switchboard_storage::{NewApproval, Store, StoreError, now_ms};
 use tokio::sync::oneshot;
 
-use crate::agent::{AgentError, RunOutput, fields};
 use crate::audit::AuditLog;
 use crate::ids::new_id;
 
@@ -57,6 +56,7 @@ struct Inner {
 
 /// Forgets a waiting approval when its run ends first (abort, timeout), and denies it in the
 /// store so that it does not stay pending.
+#[derive(Debug)]
 struct Waiting {
     inner: Arc<Inner>,
     id: String,
@@ -88,76 +88,50 @@ impl Drop for Waiting {
     }
 }
 
-impl Approvals {
-    /// Approvals over `store`, denied after `timeout`.
-    pub fn new(store: Store, audit: AuditLog, timeout: Duration) -> Approvals {
-        Approvals {
-            inner: Arc::new(Inner {
-                store,
-                audit,
-                timeout,
-                waiting: Mutex::default(),
-            }),
-        }
+/// An approval stored and waited for. Dropped before its decision (its run ended first), it
+/// is forgotten and denied in the store.
+#[derive(Debug)]
+pub struct PendingApproval {
+    waiting: Waiting,
+    decided: oneshot::Receiver<Decision>,
+    /// The fields of `approval.requested`; `approval.resolved` repeats them.
+    announce: Value,
+}
+
+impl PendingApproval {
+    /// The approval's id.
+    pub fn id(&self) -> &str {
+        &self.waiting.id
     }
 
-    /// Asks for approval and waits for the decision (or the timeout).
-    pub async fn request(
-        &self,
-        out: &RunOutput,
-        req: ApprovalRequest<'_>,
-    ) -> Result<Decision, AgentError> {
-        let id = new_id("apr");
-        let store_error = |e: switchboard_storage::StoreError| AgentError::Store(e.to_string());
-        self.inner
-            .store
-            .insert_approval(NewApproval {
-                id: id.clone(),
-                session_id: out.session_id().to_owned(),
-                run_id: out.run_id().to_owned(),
-                tool_call_id: req.tool_call_id.to_owned(),
-                tool: req.tool.to_owned(),
-                input: req.input.to_string(),
-                risk: req.risk.to_owned(),
-                created_at: now_ms(),
-            })
-            .await
-            .map_err(store_error)?;
-        let (tx, rx) = oneshot::channel();
-        self.inner
-            .waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.clone(), tx);
-        let mut waiting = Waiting {
-            inner: self.inner.clone(),
-            id: id.clone(),
-            done: false,
-        };
-        let announce = json!({
-            "approvalId": id, "toolCallId": req.tool_call_id, "tool": req.tool, "input": req.input, "risk": req.risk,
-        });
-        out.emit("approval.requested", fields(announce.clone()))
-            .await?;
-        let decision = match tokio::time::timeout(self.inner.timeout, rx).await {
+    /// The fields of its `approval.requested` event.
+    pub fn requested(&self) -> Map<String, Value> {
+        fields(self.announce.clone())
+    }
+
+    /// Waits for the decision, or for `approvals.timeout_s`: then the approval is stored and
+    /// audited as timed out, and denied.
+    pub async fn decision(&mut self) -> Result<Decision, StoreError> {
+        let inner = &self.waiting.inner;
+        let id = &self.waiting.id;
+        let decision = match tokio::time::timeout(inner.timeout, &mut self.decided).await {
             Ok(Ok(decision)) => decision,
             _ => {
                 let reason = format!(
                     "no decision within approvals.timeout_s ({} s)",
-                    self.inner.timeout.as_secs()
+                    inner.timeout.as_secs()
                 );
-                self.inner
+                inner
                     .store
                     .resolve_approval(
-                        &id,
+                        id,
                         ApprovalStatus::Timeout,
                         Some(reason.clone()),
                         Some("timeout".to_owned()),
                         now_ms(),
                     )
-                    .await
-                    .map_err(store_error)?;
-                self.inner.audit.record(
+                    .await?;
+                inner.audit.record(
                     "timeout".to_owned(),
                     "approval.resolve",
                     Some(id.clone()),
@@ -172,15 +146,85 @@ impl Approvals {
                 }
             }
         };
-        waiting.done = true;
-        let mut resolved = announce;
-        resolved["approved"] = Value::Bool(decision.approved);
-        resolved["resolvedBy"] = Value::from(decision.by.as_str());
-        if let Some(reason) = &decision.reason {
-            resolved["reason"] = Value::from(reason.as_str());
-        }
-        out.emit("approval.resolved", fields(resolved)).await?;
+        self.waiting.done = true;
         Ok(decision)
+    }
+
+    /// The fields of its `approval.resolved` event: the request's, and `decision`.
+    pub fn resolved(&self, decision: &Decision) -> Map<String, Value> {
+        let mut resolved = self.requested();
+        resolved.insert("approved".to_owned(), Value::Bool(decision.approved));
+        resolved.insert("resolvedBy".to_owned(), Value::from(decision.by.as_str()));
+        if let Some(reason) = &decision.reason {
+            resolved.insert("reason".to_owned(), Value::from(reason.as_str()));
+        }
+        resolved
+    }
+}
+
+/// The fields of a JSON object literal.
+fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+impl Approvals {
+    /// Approvals over `store`, denied after `timeout`.
+    pub fn new(store: Store, audit: AuditLog, timeout: Duration) -> Approvals {
+        Approvals {
+            inner: Arc::new(Inner {
+                store,
+                audit,
+                timeout,
+                waiting: Mutex::default(),
+            }),
+        }
+    }
+
+    /// Stores a request to approve a tool call of run `run_id` of `session_id`, and starts
+    /// waiting for its decision. The caller announces it ([`PendingApproval::requested`]),
+    /// then waits ([`PendingApproval::decision`]) and announces the decision
+    /// ([`PendingApproval::resolved`]).
+    pub async fn open(
+        &self,
+        session_id: &str,
+        run_id: &str,
+        req: ApprovalRequest<'_>,
+    ) -> Result<PendingApproval, StoreError> {
+        let id = new_id("apr");
+        self.inner
+            .store
+            .insert_approval(NewApproval {
+                id: id.clone(),
+                session_id: session_id.to_owned(),
+                run_id: run_id.to_owned(),
+                tool_call_id: req.tool_call_id.to_owned(),
+                tool: req.tool.to_owned(),
+                input: req.input.to_string(),
+                risk: req.risk.to_owned(),
+                created_at: now_ms(),
+            })
+            .await?;
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), tx);
+        let announce = json!({
+            "approvalId": id, "toolCallId": req.tool_call_id, "tool": req.tool, "input": req.input, "risk": req.risk,
+        });
+        Ok(PendingApproval {
+            waiting: Waiting {
+                inner: self.inner.clone(),
+                id,
+                done: false,
+            },
+            decided: rx,
+            announce,
+        })
     }
 
     /// Resolves a pending approval: stored, audited, and handed to the run waiting for it
@@ -192,7 +236,7 @@ impl Approvals {
         reason: Option<String>,
         by: &str,
         conn: &crate::connections::ConnectionState,
-    ) -> Result<Resolution, switchboard_storage::StoreError> {
+    ) -> Result<Resolution, StoreError> {
         let status = if approved {
             ApprovalStatus::Approved
         } else {

@@ -1,5 +1,6 @@
 //! Agents: what answers a message. A run hands its agent the input and a [`RunOutput`] to
-//! stream into; the agent never touches a socket or the hub.
+//! stream into, over the run's [`RunLog`]; the agent never touches a socket, the hub or the
+//! store.
 
 mod echo;
 pub mod openai;
@@ -11,7 +12,9 @@ pub use echo::EchoAgent;
 pub use echo::{PANIC_MESSAGE, arm_panic_failpoint};
 pub use openai::OpenAiAgent;
 pub(crate) use output::fields;
-pub use output::{AgentError, CHAT_BYTES_BASE, CHAT_BYTES_PER_BYTE, RunOutput};
+pub use output::{
+    AgentError, CHAT_BYTES_BASE, CHAT_BYTES_PER_BYTE, PastMessage, RunLog, RunOutput,
+};
 
 use std::collections::HashMap;
 

@@ -1,11 +1,13 @@
-//! `RunOutput`: what an agent streams into. Each call writes one event to the session's log
-//! (durably, with its `sessionSeq`) before it is published; the reply so far is kept here, so a
-//! run that is aborted or times out still has its partial text.
+//! `RunOutput`: what an agent streams into, over its run's [`RunLog`] — the run's side of its
+//! session, which `runs/` provides. Each call writes one event to the session's log (durably,
+//! with its `sessionSeq`) before it is published; the reply so far is kept here, so a run that
+//! is aborted or times out still has its partial text.
 
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use switchboard_api::types::Usage;
 
-use crate::runs::{LogEvent, PushFailure, SessionLog};
+use crate::approvals::{ApprovalRequest, Approvals, Decision};
 
 /// Why an agent could not finish.
 #[derive(Debug, thiserror::Error)]
@@ -18,23 +20,59 @@ pub enum AgentError {
     Failed(String),
 }
 
-/// The stream of one run, and what its agent may use: the store (for the conversation so far)
-/// and the approvals.
+/// One message of the session's transcript, as an agent reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PastMessage {
+    /// `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+/// A run's side of its session: where its events go, and what it may read of the session.
+/// `runs/` implements it over the session's log writer and the store; an agent sees nothing
+/// else of either.
+pub trait RunLog: Send + Sync + std::fmt::Debug {
+    /// The run's id.
+    fn run_id(&self) -> &str;
+
+    /// The run's session.
+    fn session_id(&self) -> &str;
+
+    /// Appends an event of the run (`fields` plus `sessionId`, `runId`, `sessionSeq` and
+    /// `ts`); answers its `sessionSeq` once it is stored and published.
+    fn emit(
+        &self,
+        name: &'static str,
+        fields: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<i64, AgentError>>;
+
+    /// Queues an event of the run without waiting for it to be stored (only for room). A
+    /// failure to store it is kept ([`RunLog::failure`]); every push after one fails at once.
+    fn push(
+        &self,
+        name: &'static str,
+        fields: Map<String, Value>,
+    ) -> BoxFuture<'_, Result<(), AgentError>>;
+
+    /// The first failure of a push, if any: it fails the run.
+    fn failure(&self) -> Option<String>;
+
+    /// The session's latest `limit` messages, oldest first (the run's own message included).
+    fn recent_messages(&self, limit: u64) -> BoxFuture<'_, Result<Vec<PastMessage>, AgentError>>;
+}
+
+/// The stream of one run, and what its agent may use: the session's messages so far (through
+/// its [`RunLog`]) and the approvals.
 #[derive(Debug)]
 pub struct RunOutput {
-    log: SessionLog,
-    run_id: String,
-    session_id: String,
-    /// The store.
-    pub store: switchboard_storage::Store,
+    log: Box<dyn RunLog>,
     /// Tool approvals.
-    pub approvals: crate::approvals::Approvals,
+    approvals: Approvals,
     /// The reply so far.
     pub content: String,
     /// Tokens counted so far.
     pub usage: Usage,
-    /// The first failure to store a pushed `chat` delta.
-    pub failure: PushFailure,
     /// Coalesced `chat` text not yet sent, and the `chunk` bytes sent so far (see
     /// [`CHAT_BYTES_BASE`]). A std mutex, never held across an `.await`: events of other kinds
     /// (emitted through `&self`) send it first, to keep the stream in order.
@@ -59,35 +97,35 @@ pub const CHAT_BYTES_BASE: usize = 4 << 20;
 pub const CHAT_BYTES_PER_BYTE: usize = 16;
 
 impl RunOutput {
-    /// Output of run `run_id` of `session_id` into `log`.
-    pub fn new(
-        log: SessionLog,
-        run_id: String,
-        session_id: String,
-        store: switchboard_storage::Store,
-        approvals: crate::approvals::Approvals,
-    ) -> RunOutput {
+    /// Output of the run behind `log`, asking `approvals` where a tool needs it.
+    pub fn new(log: Box<dyn RunLog>, approvals: Approvals) -> RunOutput {
         RunOutput {
             log,
-            run_id,
-            session_id,
-            store,
             approvals,
             content: String::new(),
             usage: Usage::default(),
-            failure: PushFailure::default(),
             coalesced: std::sync::Mutex::default(),
         }
     }
 
     /// The run's id.
     pub fn run_id(&self) -> &str {
-        &self.run_id
+        self.log.run_id()
     }
 
     /// The run's session.
     pub fn session_id(&self) -> &str {
-        &self.session_id
+        self.log.session_id()
+    }
+
+    /// The first failure to store a pushed `chat` delta, if any: it fails the run.
+    pub fn failure(&self) -> Option<String> {
+        self.log.failure()
+    }
+
+    /// The session's latest `limit` messages, oldest first (this run's message included).
+    pub async fn recent_messages(&self, limit: u64) -> Result<Vec<PastMessage>, AgentError> {
+        self.log.recent_messages(limit).await
     }
 
     /// Emits a session event of this run (after any coalesced `chat` text, to keep order).
@@ -97,10 +135,7 @@ impl RunOutput {
         fields: Map<String, Value>,
     ) -> Result<i64, AgentError> {
         self.flush_pending().await?;
-        self.log
-            .emit(Some(&self.run_id), name, fields)
-            .await
-            .map_err(|e| AgentError::Store(e.to_string()))
+        self.log.emit(name, fields).await
     }
 
     /// Appends `delta` to the reply and emits a `chat` event `{delta, chunk}`. It does not
@@ -125,11 +160,10 @@ impl RunOutput {
         Ok(())
     }
 
-    /// Sends the coalesced `chat` text, if any (the run's end calls it).
+    /// Sends the coalesced `chat` text, if any (the run's end calls it). A failure is kept
+    /// by the log ([`RunOutput::failure`]).
     pub async fn flush(&self) {
-        if let Err(e) = self.flush_pending().await {
-            let _ = self.failure.set(e.to_string());
-        }
+        let _ = self.flush_pending().await;
     }
 
     fn coalesced(&self) -> std::sync::MutexGuard<'_, Coalesced> {
@@ -145,15 +179,8 @@ impl RunOutput {
             coalesced.chunk_bytes = coalesced.chunk_bytes.saturating_add(self.content.len());
             std::mem::take(&mut coalesced.pending)
         };
-        let event = LogEvent {
-            run_id: Some(self.run_id.clone()),
-            name: "chat",
-            fields: fields(json!({ "delta": delta, "chunk": self.content })),
-        };
-        self.log
-            .push(event, &self.failure)
-            .await
-            .map_err(|e| AgentError::Store(e.to_string()))
+        let fields = fields(json!({ "delta": delta, "chunk": self.content }));
+        self.log.push("chat", fields).await
     }
 
     /// Emits `tool.call`.
@@ -180,6 +207,26 @@ impl RunOutput {
         );
         self.emit("tool.result", fields).await.map(drop)
     }
+
+    /// Asks for approval of a tool call and waits for the decision (or `approvals.timeout_s`),
+    /// announcing both in the session's log (`approval.requested`, `approval.resolved`).
+    pub async fn request_approval(&self, req: ApprovalRequest<'_>) -> Result<Decision, AgentError> {
+        let mut pending = self
+            .approvals
+            .open(self.session_id(), self.run_id(), req)
+            .await
+            .map_err(store_failed)?;
+        self.emit("approval.requested", pending.requested()).await?;
+        let decision = pending.decision().await.map_err(store_failed)?;
+        self.emit("approval.resolved", pending.resolved(&decision))
+            .await?;
+        Ok(decision)
+    }
+}
+
+/// A store failure, as the agent reports it.
+fn store_failed(e: impl std::fmt::Display) -> AgentError {
+    AgentError::Store(e.to_string())
 }
 
 /// The fields of a JSON object literal.

@@ -13,6 +13,7 @@ use switchboard_api::{ErrorCode, RunStatus};
 use switchboard_storage::{NewMessage, RunChange, RunFinish, SessionRecord, now_ms};
 use tokio::sync::mpsc;
 
+use super::output::RunSide;
 use super::{Inner, LogEvent, Pending, QueuedRun, RunOutcome, SessionLog, WORKER_IDLE};
 use crate::agent::{AgentError, RunOutput, fields};
 use crate::hub::HubEvent;
@@ -109,13 +110,13 @@ pub(super) async fn supervise(
 }
 
 async fn execute(inner: &Inner, log: &SessionLog, run: &QueuedRun) -> RunOutcome {
-    let mut out = RunOutput::new(
+    let side = RunSide::new(
         log.clone(),
-        run.run_id.clone(),
-        run.session_id.clone(),
         inner.store.clone(),
-        inner.approvals.clone(),
+        &run.session_id,
+        &run.run_id,
     );
+    let mut out = RunOutput::new(Box::new(side), inner.approvals.clone());
     let stopped = || {
         if run.interrupted.load(std::sync::atomic::Ordering::Acquire) {
             Ending::Interrupted
@@ -207,8 +208,8 @@ async fn finish(
 ) -> RunOutcome {
     out.flush().await;
     // A `chat` delta that could not be stored fails a run that otherwise completed.
-    let ending = match (ending, out.failure.get()) {
-        (Ending::Completed, Some(detail)) => Ending::Failed(AgentError::Store(detail.clone())),
+    let ending = match (ending, out.failure()) {
+        (Ending::Completed, Some(detail)) => Ending::Failed(AgentError::Store(detail)),
         (ending, _) => ending,
     };
     let (status, stop_reason, error) = match &ending {

@@ -129,11 +129,7 @@ impl OpenAiAgent {
 
     /// The system prompt and the session's latest messages (the new user message included).
     async fn conversation(&self, out: &RunOutput) -> Result<Vec<Value>, AgentError> {
-        let (history, _) = out
-            .store
-            .list_messages(out.session_id(), self.history, None)
-            .await
-            .map_err(|e| AgentError::Store(e.to_string()))?;
+        let history = out.recent_messages(self.history).await?;
         let mut messages = Vec::with_capacity(history.len() + 1);
         if let Some(prompt) = &self.system_prompt {
             messages.push(json!({ "role": "system", "content": prompt }));
@@ -245,7 +241,7 @@ impl OpenAiAgent {
                             input: &input,
                             risk: tool.risk.as_str(),
                         };
-                        let decision = out.approvals.request(out, request).await?;
+                        let decision = out.request_approval(request).await?;
                         if decision.approved {
                             Ok(())
                         } else {
