@@ -140,6 +140,21 @@ impl EventBus {
         }
     }
 
+    /// Marks `session` delivered up to `seq` on this node if it has delivered none of its
+    /// events yet (a subscriber replayed up to `seq` from the store and attaches live now).
+    pub fn note_delivered(&self, session: &str, seq: i64) {
+        let mut marks = self.marks();
+        if !marks.sessions.contains_key(session) {
+            marks.sessions.insert(
+                Arc::from(session),
+                Mark {
+                    last: seq,
+                    agent: Arc::from(""),
+                },
+            );
+        }
+    }
+
     /// Forgets a deleted session.
     pub fn forget_session(&self, session_id: &str) {
         self.marks().sessions.remove(session_id);
@@ -173,7 +188,14 @@ impl EventBus {
         match marks.sessions.get_mut(session) {
             Some(mark) if seq <= mark.last => return Ok(Pressure::default()),
             Some(mark) if seq > mark.last + 1 => return Err(mark.last),
-            Some(mark) => mark.last = seq,
+            Some(mark) => {
+                mark.last = seq;
+                if mark.agent.is_empty()
+                    && let Some(agent) = &event.agent_id
+                {
+                    mark.agent = agent.clone();
+                }
+            }
             None => {
                 let agent = event.agent_id.clone().unwrap_or_else(|| Arc::from(""));
                 marks
@@ -245,7 +267,9 @@ impl EventBus {
         &self,
         session: &Arc<str>,
     ) -> Result<Arc<str>, switchboard_storage::StoreError> {
-        if let Some(mark) = self.marks().sessions.get(session) {
+        if let Some(mark) = self.marks().sessions.get(session)
+            && !mark.agent.is_empty()
+        {
             return Ok(mark.agent.clone());
         }
         Ok(self

@@ -105,6 +105,9 @@ impl EventMethods {
                 }
                 last = event.seq;
             }
+            // A node that has not delivered this session yet starts after the replay: an
+            // event it then hears out of order is filled from the store, not skipped over.
+            self.state.bus.note_delivered(&session, last);
             if (page.len() as u64) < REPLAY_PAGE
                 && self.state.hub.attach(
                     conn,
