@@ -12,8 +12,8 @@ use crate::audit::AuditLog;
 use crate::connections::ConnectionRegistry;
 use crate::gate::FailedAuthLimiter;
 use crate::hub::broker::{Broker, Handlers};
-use crate::hub::{EventBus, EventHub};
-use crate::runs::RunManager;
+use crate::hub::{EventBus, EventHub, Pacing};
+use crate::runs::{LogPacing, RunManager};
 
 /// Everything the gateway shares between connections.
 #[derive(Debug, Clone)]
@@ -72,7 +72,17 @@ impl AppState {
         let failed_auth = Arc::new(FailedAuthLimiter::new(config.auth.failed_per_minute));
         let hub = EventHub::default();
         let node_id: Arc<str> = broker.node_id().into();
-        let bus = EventBus::new(hub.clone(), store.clone(), broker);
+        let pacing =
+            LogPacing::for_connections(config.server.send_buffer, config.server.pace_wait());
+        let bus = EventBus::new(
+            hub.clone(),
+            store.clone(),
+            broker,
+            Pacing {
+                step: pacing.step,
+                max_wait: pacing.max_wait,
+            },
+        );
         let audit = AuditLog::start(store.clone());
         let approvals = Approvals::new(store.clone(), audit.clone(), config.approvals.timeout());
         let runs = RunManager::new(store.clone(), bus.clone(), approvals.clone(), &config);

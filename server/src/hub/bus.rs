@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use serde_json::Value;
 use switchboard_storage::{EventRecord, Store};
@@ -16,6 +17,19 @@ use super::{EventHub, HubEvent, Pressure};
 
 /// Stored events read per step while filling a gap or catching up.
 const FILL_PAGE: u64 = 256;
+/// How often a paced stream looks again at its listeners' queues.
+const PACE_CHECK: Duration = Duration::from_millis(1);
+
+/// How events heard from other nodes are paced to this node's listeners, like a session log
+/// paces its own (see `runs::LogPacing`): after every `step` events, a wait of up to
+/// `max_wait` while more than 1 % of the listeners are behind.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacing {
+    /// Events delivered between two looks at the listeners.
+    pub step: usize,
+    /// The longest wait per step.
+    pub max_wait: Duration,
+}
 
 /// Where a session's delivery stands on this node.
 #[derive(Debug)]
@@ -38,6 +52,7 @@ struct Inner {
     hub: EventHub,
     store: Store,
     broker: Arc<dyn Broker>,
+    pacing: Pacing,
     /// A std mutex held for one delivery (the hub's own lock is taken inside it, never the
     /// other way round), never across an `.await`.
     marks: Mutex<Marks>,
@@ -55,13 +70,15 @@ fn is_final(status: &str) -> bool {
 }
 
 impl EventBus {
-    /// The bus over `hub`, reading gaps from `store`, reaching other nodes through `broker`.
-    pub fn new(hub: EventHub, store: Store, broker: Arc<dyn Broker>) -> EventBus {
+    /// The bus over `hub`, reading gaps from `store`, reaching other nodes through `broker`,
+    /// pacing what it hears from them with `pacing`.
+    pub fn new(hub: EventHub, store: Store, broker: Arc<dyn Broker>, pacing: Pacing) -> EventBus {
         EventBus {
             inner: Arc::new(Inner {
                 hub,
                 store,
                 broker,
+                pacing,
                 marks: Mutex::default(),
             }),
         }
@@ -94,10 +111,12 @@ impl EventBus {
     }
 
     /// Delivers what other nodes committed, as the broker hears it, until the broker stops.
-    pub fn listen(&self, mut heard: mpsc::Receiver<Heard>) {
+    pub fn listen(&self, mut incoming: mpsc::Receiver<Heard>) {
         let bus = self.clone();
         tokio::spawn(async move {
-            while let Some(heard) = heard.recv().await {
+            let step = bus.inner.pacing.step.max(1);
+            let mut delivered = 0usize;
+            while let Some(heard) = incoming.recv().await {
                 match heard {
                     Heard::Event(event) if event.seq.is_none() => {
                         if &*event.name == "session.deleted"
@@ -109,12 +128,34 @@ impl EventBus {
                         bus.inner.hub.publish(&event);
                     }
                     Heard::Event(event) => {
-                        bus.in_order(&event).await;
+                        let pressure = bus.in_order(&event).await;
+                        delivered += 1;
+                        // This node's slow listeners hold back what it hears, as they hold
+                        // back its own sessions; one that stays behind is let go.
+                        if (delivered % step == 0 || incoming.is_empty()) && pressure.should_wait()
+                        {
+                            bus.wait_for_listeners(&event, bus.inner.pacing.max_wait)
+                                .await;
+                        }
                     }
                     Heard::CatchUp(since) => bus.catch_up(since).await,
                 }
             }
         });
+    }
+
+    /// Waits (at most `max_wait`) until no more than 1 % of the listeners of `event` are
+    /// behind; the ones still behind then are released from pacing (see
+    /// [`EventHub::release_laggards`]). Returns how many were released.
+    pub async fn wait_for_listeners(&self, event: &HubEvent, max_wait: Duration) -> usize {
+        let until = tokio::time::Instant::now() + max_wait;
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(PACE_CHECK).await;
+            if !self.inner.hub.pressure(event).should_wait() {
+                return 0;
+            }
+        }
+        self.inner.hub.release_laggards(event)
     }
 
     /// Waits for run `run_id`'s final `agent` event (its payload) as it is delivered here.

@@ -55,9 +55,6 @@ impl LogPacing {
     }
 }
 
-/// How often a paced log looks again at its listeners' queues.
-const PACE_CHECK: Duration = Duration::from_millis(1);
-
 /// The first store failure of a run's pushed events.
 pub type PushFailure = Arc<OnceLock<String>>;
 
@@ -296,14 +293,10 @@ impl Writer {
     /// Waits (at most `pacing.max_wait`) until no more than 1 % of the listeners of `event` are
     /// behind; the ones still behind then are released from pacing.
     async fn wait_for_listeners(&self, event: &HubEvent) {
-        let until = tokio::time::Instant::now() + self.pacing.max_wait;
-        while tokio::time::Instant::now() < until {
-            tokio::time::sleep(PACE_CHECK).await;
-            if !self.bus.hub().pressure(event).should_wait() {
-                return;
-            }
-        }
-        let released = self.bus.hub().release_laggards(event);
+        let released = self
+            .bus
+            .wait_for_listeners(event, self.pacing.max_wait)
+            .await;
         if released > 0 {
             tracing::debug!(session = %self.session, released, "stopped waiting for listeners that are behind");
         }
