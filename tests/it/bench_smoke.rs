@@ -40,6 +40,7 @@ fn bench_help_names_every_scenario() {
         "idle",
         "chat",
         "--baseline",
+        "--viewer-url",
         "current-thread",
     ] {
         assert!(help.contains(scenario), "{scenario} missing from:\n{help}");
@@ -97,6 +98,8 @@ async fn every_scenario_runs_briefly() {
             "fanout",
             "--url",
             &ws,
+            "--viewer-url",
+            &ws,
             "--token",
             &token,
             "--viewers",
@@ -144,6 +147,13 @@ async fn every_scenario_runs_briefly() {
                 5 * 53,
                 "every viewer got every event: {first}"
             );
+            assert_eq!(first["extra"]["viewer_url"], ws.as_str());
+            // The true delay, from each event's `ts`: every event stamped, in a sane range.
+            assert_eq!(first["extra"]["stamped"], 5 * 53, "{first}");
+            let delay = &first["delay"];
+            let p50 = delay["p50_ms"].as_f64().unwrap();
+            let p99 = delay["p99_ms"].as_f64().unwrap();
+            assert!(0.0 <= p50 && p50 <= p99 && p99 < 10_000.0, "{first}");
         }
         if args.contains(&"--baseline".to_owned()) {
             assert_eq!(reports[1]["target"], "bare jsonrpsee");
@@ -155,4 +165,30 @@ async fn every_scenario_runs_briefly() {
             assert!(first["extra"]["kib_per_connection"].is_number());
         }
     }
+    // `fanout`'s viewers connect to `--viewer-url`, not to `--url`: pointed at a closed port,
+    // the run fails (the operator's side, on `--url`, is fine).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let viewer_url = format!("ws://{closed}/ws");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(switchboard_binary())
+            .args(["bench", "fanout", "--url", &ws, "--token", &token])
+            .args([
+                "--viewer-url",
+                &viewer_url,
+                "--viewers",
+                "1",
+                "--words",
+                "1",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("refused"), "{stderr}");
 }

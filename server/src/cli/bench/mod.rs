@@ -21,7 +21,8 @@ pub enum Scenario {
     Rpc,
     /// New connections per second: WebSocket handshake + `connect` with the token.
     Connect,
-    /// One operator streams a long echo reply while V viewers follow the session.
+    /// One operator streams a long echo reply while V viewers (on `--viewer-url`) follow the
+    /// session; events/s, spread and true delay (from each event's `ts`).
     Fanout,
     /// N idle authenticated connections held for a while; RSS per connection with `--server-pid`.
     Idle,
@@ -39,6 +40,10 @@ pub struct BenchArgs {
     /// The target: `ws://HOST:PORT/ws` (frames) or `ws://HOST:PORT/rpc` (JSON-RPC).
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws")]
     pub url: String,
+    /// Where `fanout`'s viewers connect (another node of the same gateway); the operator
+    /// connects to `--url`. Default: `--url`.
+    #[arg(long)]
+    pub viewer_url: Option<String>,
     /// A token (operator for `chat` and `fanout`).
     #[arg(long, env = "SWITCHBOARD_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -125,7 +130,8 @@ async fn bench(a: &BenchArgs) -> anyhow::Result<()> {
         Scenario::Connect => scenarios::connect(&a.url, token, a.connections, a.duration).await?,
         Scenario::Fanout => {
             let rcvbuf = a.viewer_receive_buffer;
-            scenarios::fanout(&a.url, token, a.viewers, a.words, rcvbuf).await?
+            let viewer_url = a.viewer_url.as_deref().unwrap_or(&a.url);
+            scenarios::fanout(&a.url, viewer_url, token, a.viewers, a.words, rcvbuf).await?
         }
         Scenario::Idle => {
             scenarios::idle(&a.url, token, a.connections, a.duration, a.server_pid).await?

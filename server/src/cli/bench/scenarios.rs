@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::client::{Socket, Wire, open, open_with, response};
-use super::stats::{Latencies, Report, Sample};
+use super::stats::{Delay, Latencies, Report, Sample};
 
 /// What one client task counted: calls done, errors, latencies.
 type Tally = (u64, u64, Latencies);
@@ -194,12 +194,24 @@ async fn call(socket: &mut Socket, id: u64, method: &str, params: Value) -> anyh
     }
 }
 
-/// `(seq, payload.sessionSeq)` of an event frame; `None` for any other frame. Only the
-/// numbers are read — the frame's own `seq` is its last field, `sessionSeq` is near the start
-/// of the payload — so that the viewers, not the server, are never the bottleneck; anything
-/// unexpected falls back to a full parse.
-fn event_seqs(text: &str) -> Option<(u64, i64)> {
-    fn number_after<T: std::str::FromStr>(text: &str, at: usize) -> Option<T> {
+/// What a viewer reads of an event frame: the connection's `seq`, the payload's `sessionSeq`,
+/// and the payload's `ts` (unix ms, when the writing node stored it; `None` from a server that
+/// does not stamp events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct EventNumbers {
+    conn_seq: u64,
+    session_seq: i64,
+    ts: Option<u64>,
+}
+
+/// The numbers of an event frame; `None` for any other frame. Only the numbers are read — the
+/// frame's own `seq` is its last field, `sessionSeq` and `ts` are keys of the payload (the
+/// first of each name: the bench's echo events nest no object that has one) — so that the
+/// viewers, not the server, are never the bottleneck; anything unexpected falls back to a full
+/// parse.
+fn event_numbers(text: &str) -> Option<EventNumbers> {
+    fn number_after<T: std::str::FromStr>(text: &str, key: &str) -> Option<T> {
+        let at = text.find(key)? + key.len();
         let digits = &text[at..];
         let end = digits
             .find(|c: char| !c.is_ascii_digit())
@@ -211,21 +223,96 @@ fn event_seqs(text: &str) -> Option<(u64, i64)> {
     }
     let quick = (|| {
         let conn = text.rfind(r#","seq":"#)? + r#","seq":"#.len();
-        let session = text.find(r#""sessionSeq":"#)? + r#""sessionSeq":"#.len();
-        Some((number_after(text, conn)?, number_after(text, session)?))
+        let conn_seq = text[conn..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()?;
+        Some(EventNumbers {
+            conn_seq,
+            session_seq: number_after(text, r#""sessionSeq":"#)?,
+            ts: number_after(text, r#""ts":"#),
+        })
     })();
     quick.or_else(|| {
         let frame: Value = serde_json::from_str(text).ok()?;
-        Some((
-            frame["seq"].as_u64()?,
-            frame["payload"]["sessionSeq"].as_i64().unwrap_or(0),
-        ))
+        Some(EventNumbers {
+            conn_seq: frame["seq"].as_u64()?,
+            session_seq: frame["payload"]["sessionSeq"].as_i64().unwrap_or(0),
+            ts: frame["payload"]["ts"].as_u64(),
+        })
     })
 }
 
-/// `fanout`: one operator streams a `words`-word echo reply while `viewers` follow the session.
+/// Now, in microseconds since the Unix epoch (the clock `ts` is read against).
+fn unix_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// The delay from an event's `ts` (ms) to `now_us`; zero if the clocks disagree the other way.
+fn delay_since(ts_ms: u64, now_us: u64) -> Duration {
+    Duration::from_micros(now_us.saturating_sub(ts_ms.saturating_mul(1000)))
+}
+
+/// What one viewer saw: each counted event's `sessionSeq` and arrival, the true delays (from
+/// `ts`), and the gaps.
+struct ViewerTally {
+    arrivals: Vec<(i64, Instant)>,
+    delays: Latencies,
+    gaps: u64,
+}
+
+/// Follows a subscribed viewer's socket until it has seen the run's last event
+/// (`before + expected`); events up to `before` (the warm-up run's) are skipped.
+async fn follow(mut s: Socket, before: i64, expected: i64) -> ViewerTally {
+    let mut tally = ViewerTally {
+        arrivals: Vec::with_capacity(expected as usize),
+        delays: Latencies::default(),
+        gaps: 0,
+    };
+    let (mut last_conn, mut last_seq) = (0u64, before);
+    while last_seq < before + expected {
+        let text = match tokio::time::timeout(Duration::from_secs(30), s.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+            // Closed (a slow consumer, a node gone), broken or silent: the rest is missing.
+            _ => {
+                tally.gaps += 1;
+                break;
+            }
+        };
+        let Some(n) = event_numbers(&text) else {
+            continue;
+        };
+        let now_us = unix_micros();
+        let at = Instant::now();
+        if n.conn_seq != last_conn + 1 {
+            tally.gaps += 1;
+        }
+        last_conn = n.conn_seq;
+        if n.session_seq <= before {
+            continue;
+        }
+        if n.session_seq != last_seq + 1 {
+            tally.gaps += 1;
+        }
+        last_seq = n.session_seq;
+        tally.arrivals.push((n.session_seq, at));
+        if let Some(ts) = n.ts {
+            tally.delays.record(delay_since(ts, now_us));
+        }
+    }
+    let _ = s.close(None).await;
+    tally
+}
+
+/// `fanout`: one operator on `url` streams a `words`-word echo reply while `viewers` follow the
+/// session on `viewer_url` (another node, or the same URL).
 pub(super) async fn fanout(
     url: &str,
+    viewer_url: &str,
     token: Option<&str>,
     viewers: usize,
     words: usize,
@@ -239,7 +326,7 @@ pub(super) async fn fanout(
     let mut sockets = Vec::with_capacity(viewers);
     for i in 0..viewers {
         let viewer = format!("viewer-{i}");
-        let mut s = open_with(url, Wire::Frames, None, &viewer, viewer_rcvbuf).await?;
+        let mut s = open_with(viewer_url, Wire::Frames, None, &viewer, viewer_rcvbuf).await?;
         call(
             &mut s,
             1,
@@ -249,31 +336,10 @@ pub(super) async fn fanout(
         .await?;
         sockets.push(s);
     }
-    let mut tasks = Vec::new();
-    for mut s in sockets {
-        tasks.push(tokio::spawn(async move {
-            let mut arrivals = Vec::with_capacity(expected as usize);
-            let (mut gaps, mut last_conn, mut last_seq) = (0u64, 0u64, before);
-            while last_seq < before + expected {
-                let Ok(Some(Ok(Message::Text(text)))) =
-                    tokio::time::timeout(Duration::from_secs(30), s.next()).await
-                else {
-                    gaps += 1;
-                    break;
-                };
-                let Some((conn_seq, seq)) = event_seqs(&text) else {
-                    continue;
-                };
-                if conn_seq != last_conn + 1 || seq != last_seq + 1 {
-                    gaps += 1;
-                }
-                last_conn = conn_seq;
-                last_seq = seq;
-                arrivals.push((seq, Instant::now()));
-            }
-            (arrivals, gaps)
-        }));
-    }
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .map(|s| tokio::spawn(follow(s, before, expected)))
+        .collect();
     let text = (0..words)
         .map(|i| format!("w{i}"))
         .collect::<Vec<_>>()
@@ -288,12 +354,15 @@ pub(super) async fn fanout(
     .await?;
     let mut all = Vec::new();
     let mut gaps = 0;
+    let mut delays = Latencies::default();
     for task in tasks {
-        let (arrivals, g) = task.await?;
-        gaps += g;
-        all.push(arrivals);
+        let tally = task.await?;
+        gaps += tally.gaps;
+        delays.extend(tally.delays);
+        all.push(tally.arrivals);
     }
     let elapsed = started.elapsed();
+    let _ = op.close(None).await;
     let mut first_seen: HashMap<i64, Instant> = HashMap::new();
     for (seq, at) in all.iter().flatten() {
         first_seen
@@ -306,12 +375,16 @@ pub(super) async fn fanout(
         lat.record(at.duration_since(first_seen[seq]));
     }
     let delivered = lat.len() as u64;
+    let stamped = delays.len() as u64;
     let mut report = Report::new("fanout", url, "events", delivered, elapsed, &mut lat, gaps);
+    report.delay = (stamped > 0).then(|| Delay::of(&mut delays));
     report.extra = Some(json!({
         "viewers": viewers,
         "words": words,
         "gaps": gaps,
+        "viewer_url": viewer_url,
         "viewer_receive_buffer": viewer_rcvbuf,
+        "stamped": stamped,
     }));
     Ok(report)
 }
@@ -431,4 +504,41 @@ pub(super) async fn chat(
         &mut lat,
         errors,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_numbers_reads_seq_session_seq_and_ts_without_a_parse() {
+        let frame = r#"{"type":"event","event":"chat","payload":{"chunk":"w0 w1","delta":" w1","runId":"r","sessionId":"s","sessionSeq":42,"ts":1764500000123},"seq":7}"#;
+        let n = event_numbers(frame).unwrap();
+        assert_eq!(
+            n,
+            EventNumbers {
+                conn_seq: 7,
+                session_seq: 42,
+                ts: Some(1_764_500_000_123)
+            }
+        );
+        // Another key order, and no `ts` (an older server).
+        let frame =
+            r#"{"type":"event","event":"agent","payload":{"ts":5,"sessionSeq":3},"seq":12}"#;
+        assert_eq!(event_numbers(frame).unwrap().ts, Some(5));
+        let frame = r#"{"type":"event","event":"agent","payload":{"sessionSeq":3},"seq":12}"#;
+        let n = event_numbers(frame).unwrap();
+        assert_eq!((n.conn_seq, n.session_seq, n.ts), (12, 3, None));
+        // A message whose text looks like a key does not fool it: quotes inside strings are
+        // escaped.
+        let frame = r#"{"type":"event","event":"chat","payload":{"delta":"\"ts\":9","sessionSeq":1,"ts":8},"seq":1}"#;
+        assert_eq!(event_numbers(frame).unwrap().ts, Some(8));
+        assert!(event_numbers(r#"{"type":"res","id":1,"ok":true,"payload":{}}"#).is_none());
+    }
+
+    #[test]
+    fn delay_is_from_ts_to_now_and_never_negative() {
+        assert_eq!(delay_since(1_000, 1_002_500), Duration::from_micros(2_500));
+        assert_eq!(delay_since(2_000, 1_000_000), Duration::ZERO);
+    }
 }

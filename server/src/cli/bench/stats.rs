@@ -71,6 +71,26 @@ impl Sample {
     }
 }
 
+/// The true delivery delay of `fanout`: from each event's `ts` (stamped when the writing node
+/// stored it) to its arrival at each viewer, over all events of all viewers, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub(super) struct Delay {
+    pub(super) p50_ms: f64,
+    pub(super) p99_ms: f64,
+    pub(super) max_ms: f64,
+}
+
+impl Delay {
+    pub(super) fn of(lat: &mut Latencies) -> Delay {
+        let (p50_ms, p99_ms, max_ms) = lat.summary();
+        Delay {
+            p50_ms,
+            p99_ms,
+            max_ms,
+        }
+    }
+}
+
 /// One scenario's result: printed as a table row, or as one JSON object with `--json`.
 #[derive(Debug, Serialize)]
 pub(super) struct Report {
@@ -85,6 +105,9 @@ pub(super) struct Report {
     pub(super) p99_ms: f64,
     pub(super) max_ms: f64,
     pub(super) errors: u64,
+    /// `fanout`: the true delay, from `ts` (absent if the server stamps no `ts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) delay: Option<Delay>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) extra: Option<serde_json::Value>,
 }
@@ -116,6 +139,7 @@ impl Report {
             p99_ms,
             max_ms,
             errors,
+            delay: None,
             extra: None,
         }
     }
@@ -130,8 +154,17 @@ impl Report {
             .as_ref()
             .map(|e| e.to_string())
             .unwrap_or_default();
+        let delay = self
+            .delay
+            .map(|d| {
+                format!(
+                    "delay from ts p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms  ",
+                    d.p50_ms, d.p99_ms, d.max_ms
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "{:<10} {:<28} {:>12.0} {:<8}/s  p50 {:>8.3} ms  p99 {:>8.3} ms  max {:>8.3} ms  errors {:>4}  {}",
+            "{:<10} {:<28} {:>12.0} {:<8}/s  p50 {:>8.3} ms  p99 {:>8.3} ms  max {:>8.3} ms  errors {:>4}  {}{}",
             self.scenario,
             self.target,
             self.rate,
@@ -140,6 +173,7 @@ impl Report {
             self.p99_ms,
             self.max_ms,
             self.errors,
+            delay,
             extra
         );
     }
