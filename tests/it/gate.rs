@@ -178,7 +178,7 @@ async fn every_method_for_every_role_on_every_transport() {
 #[tokio::test]
 async fn every_registered_method_is_in_the_catalogue_and_every_entry_is_registered() {
     let server = TestServer::start(&[]).await;
-    let registered: BTreeSet<String> = switchboard::rpc::build_module(&server.state)
+    let registered: BTreeSet<String> = switchboard::methods::build_module(&server.state)
         .method_names()
         .map(str::to_owned)
         .collect();
@@ -189,7 +189,7 @@ async fn every_registered_method_is_in_the_catalogue_and_every_entry_is_register
 #[tokio::test]
 async fn a_registered_but_unclassified_method_is_refused_for_every_role() {
     let server = TestServer::start(&[]).await;
-    let mut module = switchboard::rpc::build_module(&server.state);
+    let mut module = switchboard::methods::build_module(&server.state);
     module
         .register_method("debug.secret", |_, _, _| "leaked")
         .unwrap();

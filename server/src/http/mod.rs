@@ -25,7 +25,7 @@ use crate::AppState;
 
 /// The router over `state`.
 pub fn router(state: AppState) -> Router {
-    let methods = crate::rpc::build_methods(&state);
+    let methods = crate::methods::build_methods(&state);
     router_with_methods(state, methods)
 }
 

@@ -9,6 +9,7 @@ mod connect;
 mod connections;
 mod events;
 mod gateway;
+mod module;
 mod sessions;
 mod tokens;
 
@@ -19,6 +20,7 @@ pub use config::ConfigMethods;
 pub use connections::ConnectionMethods;
 pub use events::EventMethods;
 pub use gateway::GatewayMethods;
+pub use module::{build_methods, build_module};
 pub use sessions::{AgentMethods, SessionMethods};
 pub use tokens::TokenMethods;
 

@@ -1,48 +1,6 @@
-//! The one method set: every family's module merged into one set of jsonrpsee `Methods`, and
-//! the one error type handlers return.
+//! The one error type handlers return, and how it goes on the wire (the method set itself is
+//! built in `methods/`).
 
 mod error;
 
 pub use error::{ApiError, DUPLICATE_KEY, correlation_id};
-
-use jsonrpsee::{Methods, RpcModule};
-use switchboard_api::rpc::{
-    AgentsApiServer, ApprovalsApiServer, AuditApiServer, ChatApiServer, ConfigApiServer,
-    ConnectionsApiServer, EventsApiServer, GatewayApiServer, SessionsApiServer, TokensApiServer,
-};
-
-use crate::AppState;
-use crate::methods::{
-    AgentMethods, ApprovalMethods, AuditMethods, ChatMethods, ConfigMethods, ConnectionMethods,
-    EventMethods, GatewayMethods, SessionMethods, TokenMethods,
-};
-
-/// Every method, registered once and served by both `/ws` and `/rpc`.
-pub fn build_methods(state: &AppState) -> Methods {
-    build_module(state).into()
-}
-
-/// The merged module (also used to list the registered method names).
-pub fn build_module(state: &AppState) -> RpcModule<()> {
-    let mut module = RpcModule::new(());
-    let parts: [Methods; 10] = [
-        ApprovalMethods::new(state.clone()).into_rpc().into(),
-        ChatMethods::new(state.clone()).into_rpc().into(),
-        SessionMethods::new(state.clone()).into_rpc().into(),
-        AgentMethods::new(state.clone()).into_rpc().into(),
-        EventMethods::new(state.clone()).into_rpc().into(),
-        GatewayMethods::new(state.clone()).into_rpc().into(),
-        TokenMethods::new(state.clone()).into_rpc().into(),
-        ConnectionMethods::new(state.clone()).into_rpc().into(),
-        AuditMethods::new(state.clone()).into_rpc().into(),
-        ConfigMethods::new(state.clone()).into_rpc().into(),
-    ];
-    for part in parts {
-        // Names are unique by construction (one family per namespace); a clash is a bug
-        // caught by the catalogue tests.
-        if let Err(e) = module.merge(part) {
-            tracing::error!(error = %e, "duplicate method name");
-        }
-    }
-    module
-}
