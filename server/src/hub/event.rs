@@ -8,7 +8,8 @@ use serde_json::value::RawValue;
 /// An event ready for delivery. `body` is `{"event":NAME,"payload":{…}}`, serialized (and
 /// checked) once and shared by every subscriber: a `/ws` connection queues the `Arc` and its
 /// writer turns it into an event frame by adding the connection's `seq` (no re-parse); a `/rpc`
-/// subscription gets a plain copy of the bytes, which jsonrpsee wraps in a notification.
+/// subscription gets a plain copy of the bytes, which jsonrpsee wraps in a notification (see
+/// [`EventSink`](super::EventSink)).
 #[derive(Debug, Clone)]
 pub struct HubEvent {
     /// Event name.
@@ -47,10 +48,5 @@ impl HubEvent {
             lifecycle: true,
             body: Self::body(name, &payload.to_string()),
         }
-    }
-
-    /// The body for one connection's queue: a copy of the shared bytes, not parsed again.
-    pub fn raw_body(&self) -> Box<RawValue> {
-        self.body.as_ref().to_owned()
     }
 }
