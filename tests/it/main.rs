@@ -15,6 +15,7 @@ mod bench_smoke;
 mod chat;
 mod cli;
 mod client_cli;
+mod cluster;
 mod codec_props;
 mod config;
 mod frames;

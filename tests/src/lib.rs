@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod binary;
+pub mod cluster;
 pub mod frames;
 pub mod http;
 pub mod openai_stub;
@@ -12,6 +13,7 @@ pub mod postgres;
 pub mod server;
 
 pub use binary::switchboard_binary;
+pub use cluster::{Cluster, RedisServer};
 pub use frames::{Closed, WsClient, connect_params};
 pub use openai_stub::{OpenAiStub, Reply};
 pub use postgres::{PgDatabase, pg_database};
