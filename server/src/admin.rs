@@ -85,13 +85,22 @@ pub fn start(state: &AppState) {
     );
 }
 
-/// This node's connections. With many nodes each id is `<nodeId>/<id>` (connection numbers
-/// are per node), and each row names its node.
+/// The id of this node's connection `local` as clients and admins see it: `<nodeId>/<local>`
+/// with many nodes (connection numbers are per node), `local` on a single node.
+pub fn connection_id(state: &AppState, local: &str) -> String {
+    if state.bus.broker().is_cluster() {
+        format!("{}/{local}", state.node_id)
+    } else {
+        local.to_owned()
+    }
+}
+
+/// This node's connections, each row naming its node (many nodes).
 fn own_connections(state: &AppState) -> Vec<ConnectionInfo> {
     let mut rows = state.connections.list();
     if state.bus.broker().is_cluster() {
         for row in &mut rows {
-            row.id = format!("{}/{}", state.node_id, row.id);
+            row.id = connection_id(state, &row.id);
             row.node_id = Some(state.node_id.to_string());
         }
     }

@@ -132,7 +132,8 @@ impl EventBus {
                         delivered += 1;
                         // This node's slow listeners hold back what it hears, as they hold
                         // back its own sessions; one that stays behind is let go.
-                        if (delivered % step == 0 || incoming.is_empty()) && pressure.should_wait()
+                        if (delivered.is_multiple_of(step) || incoming.is_empty())
+                            && pressure.should_wait()
                         {
                             bus.wait_for_listeners(&event, bus.inner.pacing.max_wait)
                                 .await;

@@ -181,9 +181,9 @@ fn reply(state: &AppState, conn: &ConnectionState, role: Role, user_id: String) 
         server: ServerInfo {
             name: "switchboard".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            conn_id: Some(conn.id.clone()),
+            conn_id: Some(crate::admin::connection_id(state, &conn.id)),
         },
-        connection_id: conn.id.clone(),
+        connection_id: crate::admin::connection_id(state, &conn.id),
         limits: Limits {
             max_frame_bytes: server.max_frame_bytes as u64,
             send_buffer: server.send_buffer as u64,

@@ -34,7 +34,7 @@ pub use sessions::{NewSession, SessionQuery, SessionRecord};
 pub use tokens::{NewToken, TokenRecord};
 
 /// The advisory lock PostgreSQL migrations take (an arbitrary constant: "sb-migr").
-const MIGRATION_LOCK: i64 = 0x7362_2d6d_6967_72;
+const MIGRATION_LOCK: i64 = 0x0073_622d_6d69_6772;
 
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
