@@ -1,8 +1,10 @@
 //! Switchboard's wire contract: roles, error codes, the method catalogue, the methods as
-//! jsonrpsee `#[rpc]` traits with their param and result types, and run states. No I/O.
+//! jsonrpsee `#[rpc]` traits with their param and result types, the pushed events, and run
+//! states. No I/O.
 
 pub mod catalogue;
 mod error;
+pub mod events;
 mod role;
 pub mod rpc;
 mod status;
@@ -10,6 +12,7 @@ pub mod types;
 
 pub use catalogue::{Access, CATALOGUE, MethodSpec};
 pub use error::{ErrorCode, ErrorData};
+pub use events::Event;
 pub use role::{ParseRoleError, Role};
 pub use status::{ApprovalStatus, RunStatus};
 
