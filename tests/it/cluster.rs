@@ -769,3 +769,55 @@ fn a_cluster_on_sqlite_is_a_configuration_error_naming_storage_url() {
         }
     }
 }
+
+/// Two `chat.send` with one idempotency key, sent at once to two nodes: one run, one result.
+/// Five rounds, each with a new key, so the two sends race in different orders.
+#[tokio::test]
+async fn one_idempotency_key_sent_at_once_to_two_nodes_runs_once() {
+    let started = Instant::now();
+    let Some(cluster) = Cluster::start(2, &[]).await else {
+        return;
+    };
+    eprintln!("two nodes up after {:?}", started.elapsed());
+    let mut on_a = cluster.admin(0).await;
+    let mut on_b = cluster.admin(1).await;
+    let first = chat(&mut on_a, json!({ "message": "start" })).await;
+    let session = first["sessionId"].as_str().unwrap().to_owned();
+    for round in 0..5 {
+        let key = format!("race-{round}");
+        let params = json!({ "sessionId": session, "message": format!("once {round}"), "idempotencyKey": key });
+        let sent = Instant::now();
+        let id_a = on_a.send_req("chat.send", params.clone()).await;
+        let id_b = on_b.send_req("chat.send", params).await;
+        let (res_a, res_b) = tokio::join!(
+            response(&mut on_a, &id_a, "chat.send on a"),
+            response(&mut on_b, &id_b, "chat.send on b")
+        );
+        assert_eq!(res_a["ok"], true, "round {round} on a: {res_a}");
+        assert_eq!(res_b["ok"], true, "round {round} on b: {res_b}");
+        assert_eq!(
+            res_a["payload"]["runId"], res_b["payload"]["runId"],
+            "round {round}: both answers name the one run"
+        );
+        assert_eq!(res_a["payload"]["content"], format!("once {round}"));
+        eprintln!("round {round}: both answered after {:?}", sent.elapsed());
+    }
+    // The transcript holds each message once.
+    let history = on_b
+        .call(
+            "chat.history",
+            json!({ "sessionId": session, "limit": 100 }),
+        )
+        .await;
+    let users: Vec<String> = history["payload"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].as_str().unwrap_or("").to_owned())
+        .collect();
+    let expected: Vec<String> = std::iter::once("start".to_owned())
+        .chain((0..5).map(|r| format!("once {r}")))
+        .collect();
+    assert_eq!(users, expected, "each message ran once");
+}
