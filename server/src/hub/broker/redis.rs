@@ -74,6 +74,22 @@ impl std::fmt::Debug for RedisBroker {
     }
 }
 
+/// A request of this node waiting for answers.
+struct Waiting<'a> {
+    broker: &'a RedisBroker,
+    id: u64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.broker
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
 /// The URL with `protocol=resp3` (push messages need it).
 fn resp3(url: &str) -> String {
     if url.contains("protocol=") {
@@ -416,21 +432,16 @@ impl RedisBroker {
         }
     }
 
-    fn new_request(&self, capacity: usize) -> (u64, mpsc::Receiver<(String, Value)>) {
+    /// A request waiting for answers; forgotten when dropped (answered, timed out, or the
+    /// caller went away).
+    fn new_request(&self, capacity: usize) -> (Waiting<'_>, mpsc::Receiver<(String, Value)>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(capacity.max(1));
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, tx);
-        (id, rx)
-    }
-
-    fn end_request(&self, id: u64) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        (Waiting { broker: self, id }, rx)
     }
 
     /// Publishes at once (not through the outbox): how many nodes listen on `channel`.
@@ -473,9 +484,9 @@ impl Broker for RedisBroker {
                 None => Err(BrokerError::NodeGone(node.to_owned())),
             };
         }
-        let (id, mut answers) = self.new_request(1);
+        let (waiting, mut answers) = self.new_request(1);
         let message = Message::Request {
-            id,
+            id: waiting.id,
             from: self.node_id.clone(),
             kind: kind.to_owned(),
             body,
@@ -493,15 +504,15 @@ impl Broker for RedisBroker {
             }
         }
         .await;
-        self.end_request(id);
+        drop(waiting);
         result
     }
 
     async fn gather(&self, kind: &str, body: Value, timeout: Duration) -> Vec<(String, Value)> {
         let mut answers = Vec::new();
-        let (id, mut replies) = self.new_request(256);
+        let (waiting, mut replies) = self.new_request(256);
         let message = Message::Request {
-            id,
+            id: waiting.id,
             from: self.node_id.clone(),
             kind: kind.to_owned(),
             body: body.clone(),
@@ -524,7 +535,7 @@ impl Broker for RedisBroker {
                 _ => break,
             }
         }
-        self.end_request(id);
+        drop(waiting);
         answers
     }
 
