@@ -4,6 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use switchboard_api::Event;
+use switchboard_api::events::ShutdownPayload;
 use switchboard_auth::CreatedToken;
 use switchboard_config::Config;
 use switchboard_storage::{Store, now_ms};
@@ -134,16 +136,9 @@ async fn drain(state: &AppState) {
         .store(true, std::sync::atomic::Ordering::Release);
     let (active, queued) = state.runs.totals();
     tracing::info!(active, queued, "shutting down: no new runs; draining");
-    let body = HubEvent::body("shutdown", r#"{"reason":"server shutting down"}"#);
-    let event = HubEvent {
-        name: "shutdown".into(),
-        session_id: None,
-        agent_id: None,
-        run_id: None,
-        seq: None,
-        lifecycle: false,
-        body,
-    };
+    let event = HubEvent::unrouted(&Event::Shutdown(ShutdownPayload {
+        reason: "server shutting down".to_owned(),
+    }));
     state.hub.broadcast(
         &event,
         &state.connections.snapshot(),

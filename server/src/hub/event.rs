@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use serde_json::value::RawValue;
+use switchboard_api::Event;
 
 /// An event ready for delivery. `body` is `{"event":NAME,"payload":{…}}`, serialized (and
 /// checked) once and shared by every subscriber: a `/ws` connection queues the `Arc` and its
@@ -37,16 +37,27 @@ impl HubEvent {
         Arc::from(RawValue::from_string(text).unwrap_or_else(|_| RawValue::NULL.to_owned()))
     }
 
-    /// A session lifecycle event for the `sessions` topic.
-    pub fn lifecycle(name: &str, session_id: &str, agent_id: &str, payload: &Value) -> HubEvent {
+    /// `event` for every connection it reaches (no session, no run): e.g. `shutdown`.
+    pub fn unrouted(event: &Event) -> HubEvent {
         HubEvent {
-            name: name.into(),
-            session_id: Some(session_id.into()),
-            agent_id: Some(agent_id.into()),
+            name: event.name().into(),
+            session_id: None,
+            agent_id: None,
             run_id: None,
             seq: None,
+            lifecycle: false,
+            body: Self::body(event.name(), &event.payload_json()),
+        }
+    }
+
+    /// A session lifecycle event (`session.created` / `updated` / `deleted`) for the
+    /// `sessions` topic.
+    pub fn lifecycle(session_id: &str, agent_id: &str, event: &Event) -> HubEvent {
+        HubEvent {
+            session_id: Some(session_id.into()),
+            agent_id: Some(agent_id.into()),
             lifecycle: true,
-            body: Self::body(name, &payload.to_string()),
+            ..Self::unrouted(event)
         }
     }
 }

@@ -2,10 +2,11 @@
 
 use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
-use serde_json::{Value, json};
+use serde_json::Value;
+use switchboard_api::events::SessionSummary;
 use switchboard_api::rpc::ChatApiServer;
 use switchboard_api::types::{AbortResult, ChatSendResult, History, MessageInfo, Usage};
-use switchboard_api::{ErrorCode, RunStatus};
+use switchboard_api::{ErrorCode, Event, RunStatus};
 use switchboard_storage::{NewSession, SessionRecord, now_ms};
 use tokio::sync::watch;
 
@@ -81,16 +82,20 @@ impl ChatMethods {
                 created_at: now_ms(),
             })
             .await?;
-        let summary = json!({
-            "id": session.id, "agentId": session.agent_id, "userId": session.user_id,
-            "title": session.title, "createdAt": session.created_at, "updatedAt": session.updated_at,
-            "messageCount": 0, "lastSeq": 0,
+        let created = Event::SessionCreated(SessionSummary {
+            id: session.id.clone(),
+            agent_id: session.agent_id.clone(),
+            user_id: session.user_id.clone(),
+            title: session.title.clone(),
+            created_at: Some(session.created_at),
+            updated_at: session.updated_at,
+            message_count: 0,
+            last_seq: 0,
         });
         self.state.bus.lifecycle(&HubEvent::lifecycle(
-            "session.created",
             &session.id,
             &session.agent_id,
-            &summary,
+            &created,
         ));
         Ok(session)
     }

@@ -2,7 +2,8 @@
 
 use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
-use serde_json::json;
+use switchboard_api::Event;
+use switchboard_api::events::SessionDeletedPayload;
 use switchboard_api::rpc::{AgentsApiServer, SessionsApiServer};
 use switchboard_api::types::{
     AgentInfo, AgentList, DeleteResult, SessionDetail, SessionInfo, SessionList, Usage,
@@ -176,13 +177,15 @@ impl SessionsApiServer for SessionMethods {
             return Err(ApiError::NotFound(format!("no session {session_id}")).into());
         }
         self.state.bus.forget_session(&session_id);
-        let payload =
-            json!({ "id": session.id, "agentId": session.agent_id, "sessionId": session.id });
+        let deleted = Event::SessionDeleted(SessionDeletedPayload {
+            id: session.id.clone(),
+            agent_id: session.agent_id.clone(),
+            session_id: session.id.clone(),
+        });
         self.state.bus.lifecycle(&HubEvent::lifecycle(
-            "session.deleted",
             &session.id,
             &session.agent_id,
-            &payload,
+            &deleted,
         ));
         self.state
             .audit

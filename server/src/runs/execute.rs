@@ -8,8 +8,9 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 
 use serde_json::{Value, json};
+use switchboard_api::events::SessionSummary;
 use switchboard_api::types::{ChatSendResult, StopReason};
-use switchboard_api::{ErrorCode, RunStatus};
+use switchboard_api::{ErrorCode, Event, RunStatus};
 use switchboard_storage::{NewMessage, RunChange, RunFinish, SessionRecord, now_ms};
 use tokio::sync::mpsc;
 
@@ -369,20 +370,20 @@ pub(super) async fn announce_update(
         None => inner.store.get_session(session_id).await.ok().flatten(),
     };
     if let Some(session) = session {
-        let summary = json!({
-            "id": session.id,
-            "agentId": session.agent_id,
-            "userId": session.user_id,
-            "title": session.title,
-            "updatedAt": session.updated_at,
-            "messageCount": session.message_count,
-            "lastSeq": session.last_seq,
+        let updated = Event::SessionUpdated(SessionSummary {
+            id: session.id.clone(),
+            agent_id: session.agent_id.clone(),
+            user_id: session.user_id,
+            title: session.title,
+            created_at: None,
+            updated_at: session.updated_at,
+            message_count: session.message_count,
+            last_seq: session.last_seq,
         });
         inner.bus.lifecycle(&HubEvent::lifecycle(
-            "session.updated",
             &session.id,
             &session.agent_id,
-            &summary,
+            &updated,
         ));
     }
 }
