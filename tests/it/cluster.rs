@@ -821,3 +821,80 @@ async fn one_idempotency_key_sent_at_once_to_two_nodes_runs_once() {
         .collect();
     assert_eq!(users, expected, "each message ran once");
 }
+
+/// A run on `a` waits for a tool approval; an operator on `b` approves it; the run on `a` goes
+/// on with the tool's output.
+#[tokio::test]
+async fn an_approval_resolved_on_b_lets_the_run_on_a_go_on() {
+    let stub = switchboard_tests::OpenAiStub::start(vec![
+        switchboard_tests::Reply::tool_calls(
+            &[(
+                "call_x",
+                "exec",
+                &["{\"command\":\"echo\",\"args\":[\"hi\"]}"],
+            )],
+            (5, 5),
+        ),
+        switchboard_tests::Reply::text(&["done"], (5, 1)),
+    ])
+    .await;
+    let base = stub.base_url();
+    let Some(cluster) = Cluster::start(
+        2,
+        &[
+            ("SWITCHBOARD__AGENTS__GPT__KIND", "openai"),
+            ("SWITCHBOARD__AGENTS__GPT__BASE_URL", base.as_str()),
+            ("SWITCHBOARD__AGENTS__GPT__MODEL", "testmodel"),
+            ("SWITCHBOARD__AGENTS__GPT__API_KEY_ENV", "PATH"),
+            ("SWITCHBOARD__AGENTS__GPT__TOOLS", "exec"),
+            ("SWITCHBOARD__TOOLS__EXEC__ALLOWED_COMMANDS", "echo"),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    let (_, operator_token) = cluster.token("operator").await;
+    let (mut on_a, _) = cluster.connect(0, &operator_token, "op-a").await;
+    let (mut on_b, _) = cluster.connect(1, &operator_token, "op-b").await;
+    subscribe(&mut on_b, "*", None).await;
+    let id = on_a
+        .send_req(
+            "chat.send",
+            json!({ "agentId": "gpt", "message": "say hi" }),
+        )
+        .await;
+    let requested = loop {
+        let e = next_within(&mut on_b, RUN_LIMIT, "approval.requested on b").await;
+        if e["event"] == "approval.requested" {
+            break e;
+        }
+    };
+    let approval = requested["payload"]["approvalId"].clone();
+    let listed = on_b.call("approvals.list", json!({})).await;
+    assert_eq!(listed["payload"]["approvals"][0]["approvalId"], approval);
+    let resolved = on_b
+        .call(
+            "approvals.resolve",
+            json!({ "approvalId": approval, "approved": true, "reason": "fine" }),
+        )
+        .await;
+    assert_eq!(resolved["payload"]["resolved"], true, "{resolved}");
+    let res = response(&mut on_a, &id, "the run on a").await;
+    assert_eq!(res["ok"], true, "{res}");
+    assert_eq!(res["payload"]["content"], "done");
+    let result = on_a
+        .events
+        .iter()
+        .find(|e| e["event"] == "tool.result")
+        .cloned()
+        .expect("a tool.result on a");
+    assert_eq!(result["payload"]["isError"], false, "{result}");
+    let resolved_event = on_a
+        .events
+        .iter()
+        .find(|e| e["event"] == "approval.resolved")
+        .cloned()
+        .expect("approval.resolved on a");
+    assert_eq!(resolved_event["payload"]["approved"], true);
+}
