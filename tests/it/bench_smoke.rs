@@ -154,6 +154,8 @@ async fn every_scenario_runs_briefly() {
             let p50 = delay["p50_ms"].as_f64().unwrap();
             let p99 = delay["p99_ms"].as_f64().unwrap();
             assert!(0.0 <= p50 && p50 <= p99 && p99 < 10_000.0, "{first}");
+            let run = first["extra"]["run_seconds"].as_f64().unwrap();
+            assert!(run <= first["seconds"].as_f64().unwrap(), "{first}");
         }
         if args.contains(&"--baseline".to_owned()) {
             assert_eq!(reports[1]["target"], "bare jsonrpsee");

@@ -352,6 +352,9 @@ pub(super) async fn fanout(
         json!({ "sessionId": session, "message": text }),
     )
     .await?;
+    // `chat.send` answers once the run has ended: every event is stored by then. Against
+    // `elapsed`, this shows how far delivery trails the writer.
+    let run_seconds = started.elapsed().as_secs_f64();
     let mut all = Vec::new();
     let mut gaps = 0;
     let mut delays = Latencies::default();
@@ -385,6 +388,7 @@ pub(super) async fn fanout(
         "viewer_url": viewer_url,
         "viewer_receive_buffer": viewer_rcvbuf,
         "stamped": stamped,
+        "run_seconds": run_seconds,
     }));
     Ok(report)
 }
