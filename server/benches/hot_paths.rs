@@ -20,6 +20,7 @@ use switchboard::runs::{LogEvent, number_event};
 use switchboard::ws::codec::{parse_request, to_frame_with};
 use switchboard::ws::{EventQueue, FrameRpcService};
 use switchboard_api::Role;
+use switchboard_api::events::{ChatPayload, Event};
 use switchboard_auth::{Principal, TokenVerifier, VerifierOptions};
 use tokio::sync::mpsc;
 
@@ -34,13 +35,11 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-/// A `chat` event's fields with a reply of `words` words so far.
-fn chat_fields(words: usize) -> serde_json::Map<String, serde_json::Value> {
+/// A `chat` event of run `run_1` with a reply of `words` words so far.
+fn chat_event(words: usize) -> LogEvent {
     let chunk = (0..words).map(|i| format!("w{i} ")).collect::<String>();
-    match json!({ "delta": "w0 ", "chunk": chunk }) {
-        serde_json::Value::Object(map) => map,
-        _ => unreachable!(),
-    }
+    let delta = "w0 ".to_owned();
+    LogEvent::of_run("run_1", Event::Chat(ChatPayload { delta, chunk }))
 }
 
 /// A `/ws` connection's outbound side: its channel and the event bodies behind its markers.
@@ -101,14 +100,6 @@ mod frames {
             let mut seq = 0;
             to_frame_with(black_box(&event.body), &mut seq, &|_| None)
         });
-    }
-
-    fn chat_event(words: usize) -> LogEvent {
-        LogEvent {
-            run_id: Some("run_1".to_owned()),
-            name: "chat",
-            fields: chat_fields(words),
-        }
     }
 }
 
@@ -179,12 +170,11 @@ mod events {
     /// A `chat` event numbered, serialized once and wrapped for the hub (1000-word reply).
     #[divan::bench]
     fn serialize(b: Bencher) {
-        let fields = chat_fields(1000);
+        let event = chat_event(1000);
         b.bench(|| {
             let event = LogEvent {
-                run_id: Some("run_1".to_owned()),
-                name: "chat",
-                fields: fields.clone(),
+                run_id: event.run_id.clone(),
+                event: event.event.clone(),
             };
             number_event(&"ses_1".into(), &"main".into(), 7, black_box(event), 0)
         });
@@ -201,12 +191,7 @@ mod events {
             hub.watch_run(&conn, "run_1");
             receivers.push((conn, rx));
         }
-        let event = LogEvent {
-            run_id: Some("run_1".to_owned()),
-            name: "chat",
-            fields: chat_fields(100),
-        };
-        let (_, event) = number_event(&"ses_1".into(), &"main".into(), 7, event, 0);
+        let (_, event) = number_event(&"ses_1".into(), &"main".into(), 7, chat_event(100), 0);
         b.bench_local(|| {
             hub.publish(black_box(&event));
             for (_conn, (rx, events)) in &mut receivers {

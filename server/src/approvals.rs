@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use switchboard_api::ApprovalStatus;
+use switchboard_api::events::ApprovalPayload;
 use switchboard_storage::{NewApproval, Store, StoreError, now_ms};
 use tokio::sync::oneshot;
 
@@ -94,8 +95,8 @@ impl Drop for Waiting {
 pub struct PendingApproval {
     waiting: Waiting,
     decided: oneshot::Receiver<Decision>,
-    /// The fields of `approval.requested`; `approval.resolved` repeats them.
-    announce: Value,
+    /// The payload of `approval.requested`; `approval.resolved` repeats it.
+    announce: ApprovalPayload,
 }
 
 impl PendingApproval {
@@ -104,9 +105,9 @@ impl PendingApproval {
         &self.waiting.id
     }
 
-    /// The fields of its `approval.requested` event.
-    pub fn requested(&self) -> Map<String, Value> {
-        fields(self.announce.clone())
+    /// The payload of its `approval.requested` event.
+    pub fn requested(&self) -> ApprovalPayload {
+        self.announce.clone()
     }
 
     /// Waits for the decision, or for `approvals.timeout_s`: then the approval is stored and
@@ -150,23 +151,14 @@ impl PendingApproval {
         Ok(decision)
     }
 
-    /// The fields of its `approval.resolved` event: the request's, and `decision`.
-    pub fn resolved(&self, decision: &Decision) -> Map<String, Value> {
-        let mut resolved = self.requested();
-        resolved.insert("approved".to_owned(), Value::Bool(decision.approved));
-        resolved.insert("resolvedBy".to_owned(), Value::from(decision.by.as_str()));
-        if let Some(reason) = &decision.reason {
-            resolved.insert("reason".to_owned(), Value::from(reason.as_str()));
+    /// The payload of its `approval.resolved` event: the request's, and `decision`.
+    pub fn resolved(&self, decision: &Decision) -> ApprovalPayload {
+        ApprovalPayload {
+            approved: Some(decision.approved),
+            resolved_by: Some(decision.by.clone()),
+            reason: decision.reason.clone(),
+            ..self.requested()
         }
-        resolved
-    }
-}
-
-/// The fields of a JSON object literal.
-fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
     }
 }
 
@@ -213,9 +205,16 @@ impl Approvals {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.clone(), tx);
-        let announce = json!({
-            "approvalId": id, "toolCallId": req.tool_call_id, "tool": req.tool, "input": req.input, "risk": req.risk,
-        });
+        let announce = ApprovalPayload {
+            approval_id: id.clone(),
+            tool_call_id: req.tool_call_id.to_owned(),
+            tool: req.tool.to_owned(),
+            input: req.input.clone(),
+            risk: req.risk.to_owned(),
+            approved: None,
+            resolved_by: None,
+            reason: None,
+        };
         Ok(PendingApproval {
             waiting: Waiting {
                 inner: self.inner.clone(),

@@ -11,7 +11,6 @@ pub use echo::EchoAgent;
 #[cfg(debug_assertions)]
 pub use echo::{PANIC_MESSAGE, arm_panic_failpoint};
 pub use openai::OpenAiAgent;
-pub(crate) use output::fields;
 pub use output::{
     AgentError, CHAT_BYTES_BASE, CHAT_BYTES_PER_BYTE, PastMessage, RunLog, RunOutput,
 };

@@ -4,7 +4,9 @@
 //! is aborted or times out still has its partial text.
 
 use futures_util::future::BoxFuture;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+use switchboard_api::Event;
+use switchboard_api::events::{ChatPayload, ToolCallPayload, ToolOutputPayload, ToolResultPayload};
 use switchboard_api::types::Usage;
 
 use crate::approvals::{ApprovalRequest, Approvals, Decision};
@@ -39,21 +41,13 @@ pub trait RunLog: Send + Sync + std::fmt::Debug {
     /// The run's session.
     fn session_id(&self) -> &str;
 
-    /// Appends an event of the run (`fields` plus `sessionId`, `runId`, `sessionSeq` and
+    /// Appends an event of the run (its payload led by `sessionId`, `runId`, `sessionSeq` and
     /// `ts`); answers its `sessionSeq` once it is stored and published.
-    fn emit(
-        &self,
-        name: &'static str,
-        fields: Map<String, Value>,
-    ) -> BoxFuture<'_, Result<i64, AgentError>>;
+    fn emit(&self, event: Event) -> BoxFuture<'_, Result<i64, AgentError>>;
 
     /// Queues an event of the run without waiting for it to be stored (only for room). A
     /// failure to store it is kept ([`RunLog::failure`]); every push after one fails at once.
-    fn push(
-        &self,
-        name: &'static str,
-        fields: Map<String, Value>,
-    ) -> BoxFuture<'_, Result<(), AgentError>>;
+    fn push(&self, event: Event) -> BoxFuture<'_, Result<(), AgentError>>;
 
     /// The first failure of a push, if any: it fails the run.
     fn failure(&self) -> Option<String>;
@@ -129,13 +123,9 @@ impl RunOutput {
     }
 
     /// Emits a session event of this run (after any coalesced `chat` text, to keep order).
-    pub async fn emit(
-        &self,
-        name: &'static str,
-        fields: Map<String, Value>,
-    ) -> Result<i64, AgentError> {
+    pub async fn emit(&self, event: Event) -> Result<i64, AgentError> {
         self.flush_pending().await?;
-        self.log.emit(name, fields).await
+        self.log.emit(event).await
     }
 
     /// Appends `delta` to the reply and emits a `chat` event `{delta, chunk}`. It does not
@@ -179,8 +169,10 @@ impl RunOutput {
             coalesced.chunk_bytes = coalesced.chunk_bytes.saturating_add(self.content.len());
             std::mem::take(&mut coalesced.pending)
         };
-        let fields = fields(json!({ "delta": delta, "chunk": self.content }));
-        self.log.push("chat", fields).await
+        let chunk = self.content.clone();
+        self.log
+            .push(Event::Chat(ChatPayload { delta, chunk }))
+            .await
     }
 
     /// Emits `tool.call`.
@@ -190,8 +182,27 @@ impl RunOutput {
         tool: &str,
         input: &Value,
     ) -> Result<(), AgentError> {
-        let fields = fields(json!({ "toolCallId": call_id, "tool": tool, "input": input }));
-        self.emit("tool.call", fields).await.map(drop)
+        let call = Event::ToolCall(ToolCallPayload {
+            tool_call_id: call_id.to_owned(),
+            tool: tool.to_owned(),
+            input: input.clone(),
+        });
+        self.emit(call).await.map(drop)
+    }
+
+    /// Emits `tool.output`: a piece of what a tool writes as it runs.
+    pub async fn tool_output(
+        &self,
+        call_id: &str,
+        tool: &str,
+        output: &str,
+    ) -> Result<(), AgentError> {
+        let piece = Event::ToolOutput(ToolOutputPayload {
+            tool_call_id: call_id.to_owned(),
+            tool: tool.to_owned(),
+            output: output.to_owned(),
+        });
+        self.emit(piece).await.map(drop)
     }
 
     /// Emits `tool.result`.
@@ -202,10 +213,13 @@ impl RunOutput {
         output: &Value,
         is_error: bool,
     ) -> Result<(), AgentError> {
-        let fields = fields(
-            json!({ "toolCallId": call_id, "tool": tool, "output": output, "isError": is_error }),
-        );
-        self.emit("tool.result", fields).await.map(drop)
+        let result = Event::ToolResult(ToolResultPayload {
+            tool_call_id: call_id.to_owned(),
+            tool: tool.to_owned(),
+            output: output.clone(),
+            is_error,
+        });
+        self.emit(result).await.map(drop)
     }
 
     /// Asks for approval of a tool call and waits for the decision (or `approvals.timeout_s`),
@@ -216,9 +230,10 @@ impl RunOutput {
             .open(self.session_id(), self.run_id(), req)
             .await
             .map_err(store_failed)?;
-        self.emit("approval.requested", pending.requested()).await?;
+        self.emit(Event::ApprovalRequested(pending.requested()))
+            .await?;
         let decision = pending.decision().await.map_err(store_failed)?;
-        self.emit("approval.resolved", pending.resolved(&decision))
+        self.emit(Event::ApprovalResolved(pending.resolved(&decision)))
             .await?;
         Ok(decision)
     }
@@ -227,12 +242,4 @@ impl RunOutput {
 /// A store failure, as the agent reports it.
 fn store_failed(e: impl std::fmt::Display) -> AgentError {
     AgentError::Store(e.to_string())
-}
-
-/// The fields of a JSON object literal.
-pub(crate) fn fields(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
 }

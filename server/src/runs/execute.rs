@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt;
 
-use serde_json::{Value, json};
-use switchboard_api::events::SessionSummary;
+use switchboard_api::events::{AgentPayload, SessionSummary};
 use switchboard_api::types::{ChatSendResult, StopReason};
 use switchboard_api::{ErrorCode, Event, RunStatus};
 use switchboard_storage::{NewMessage, RunChange, RunFinish, SessionRecord, now_ms};
@@ -16,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::output::RunSide;
 use super::{Inner, LogEvent, Pending, QueuedRun, RunOutcome, SessionLog, WORKER_IDLE};
-use crate::agent::{AgentError, RunOutput, fields};
+use crate::agent::{AgentError, RunOutput};
 use crate::hub::HubEvent;
 use crate::telemetry::names;
 
@@ -180,12 +179,16 @@ fn prompt(run: &QueuedRun) -> Box<NewMessage> {
 
 /// Marks the run started and emits `agent` `started`, in one write.
 async fn start(log: &SessionLog, run: &QueuedRun) -> Result<(), AgentError> {
-    let started = json!({ "agentId": run.agent_id, "status": "started", "run_id": run.run_id });
-    let event = LogEvent {
-        run_id: Some(run.run_id.clone()),
-        name: "agent",
-        fields: fields(started),
-    };
+    let event = LogEvent::of_run(
+        &run.run_id,
+        Event::Agent(AgentPayload {
+            agent_id: run.agent_id.clone(),
+            status: RunStatus::Started,
+            run_id: run.run_id.clone(),
+            error: None,
+            usage: None,
+        }),
+    );
     let change = RunChange::Started {
         run_id: run.run_id.clone(),
         at: now_ms(),
@@ -240,26 +243,17 @@ async fn finish(
     metrics::counter!(names::RUNS, "status" => status.as_str()).increment(1);
     metrics::counter!(names::TOKENS_STREAMED).increment(usage.output_tokens);
     metrics::histogram!(names::RUN_DURATION).record(run.queued_at.elapsed().as_secs_f64());
-    let mut usage_event =
-        json!({ "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens });
-    if let Some(cost) = usage.cost {
-        usage_event["cost"] = Value::from(cost);
-    }
-    let mut agent_event = json!({
-        "agentId": run.agent_id,
-        "status": status.as_str(),
-        "run_id": run.run_id,
-        "usage": usage_event.clone(),
+    let agent_event = Event::Agent(AgentPayload {
+        agent_id: run.agent_id.clone(),
+        status,
+        run_id: run.run_id.clone(),
+        error: error.clone(),
+        usage: Some(usage),
     });
-    if let Some(error) = &error {
-        agent_event["error"] = Value::from(error.as_str());
-    }
-    let event = |name, value| LogEvent {
-        run_id: Some(run.run_id.clone()),
-        name,
-        fields: fields(value),
-    };
-    let events = vec![event("usage", usage_event), event("agent", agent_event)];
+    let events = vec![
+        LogEvent::of_run(&run.run_id, Event::Usage(usage)),
+        LogEvent::of_run(&run.run_id, agent_event),
+    ];
     let mut change = run_end(run, &out, status, stop_reason, error.clone());
     if let (false, RunChange::Finished { prompt: p, .. }) = (started, &mut change) {
         *p = Some(prompt(run));

@@ -12,7 +12,8 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use switchboard_api::Event;
+use switchboard_api::events::SessionHead;
 use switchboard_storage::{
     LogAppend, NewEvent, RunChange, SessionRecord, Store, StoreError, Write, now_ms,
 };
@@ -72,10 +73,18 @@ pub struct Appended {
 pub struct LogEvent {
     /// The run that emits it.
     pub run_id: Option<String>,
-    /// Event name.
-    pub name: &'static str,
-    /// Its fields (`sessionId`, `runId` and `sessionSeq` are added).
-    pub fields: Map<String, Value>,
+    /// The event (`sessionId`, `runId`, `sessionSeq` and `ts` are added to its payload).
+    pub event: Event,
+}
+
+impl LogEvent {
+    /// `event` of run `run_id`.
+    pub fn of_run(run_id: &str, event: Event) -> LogEvent {
+        LogEvent {
+            run_id: Some(run_id.to_owned()),
+            event,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -128,18 +137,12 @@ impl SessionLog {
         SessionLog { tx }
     }
 
-    /// Appends an event with `fields` plus `sessionId`, `runId` and `sessionSeq`; answers with
-    /// its sequence number once it is stored and published.
-    pub async fn emit(
-        &self,
-        run_id: Option<&str>,
-        name: &'static str,
-        fields: Map<String, Value>,
-    ) -> Result<i64, StoreError> {
+    /// Appends `event` (its payload led by `sessionId`, `runId`, `sessionSeq` and `ts`);
+    /// answers with its sequence number once it is stored and published.
+    pub async fn emit(&self, run_id: Option<&str>, event: Event) -> Result<i64, StoreError> {
         let event = LogEvent {
             run_id: run_id.map(str::to_owned),
-            name,
-            fields,
+            event,
         };
         self.emit_all(vec![event], Vec::new())
             .await
@@ -313,28 +316,25 @@ pub fn number_event(
     event: LogEvent,
     now: i64,
 ) -> (NewEvent, HubEvent) {
-    let mut payload = Map::with_capacity(event.fields.len() + 4);
-    payload.insert("sessionId".to_owned(), Value::from(&**session));
-    payload.insert(
-        "runId".to_owned(),
-        event.run_id.as_deref().map_or(Value::Null, Value::from),
-    );
-    payload.insert("sessionSeq".to_owned(), Value::from(seq));
-    payload.insert("ts".to_owned(), Value::from(now));
-    payload.extend(event.fields);
-    let payload = Value::Object(payload).to_string();
+    let name = event.event.name();
+    let payload = event.event.session_payload_json(&SessionHead {
+        session_id: session,
+        run_id: event.run_id.as_deref(),
+        session_seq: seq,
+        ts: now,
+    });
     let hub_event = HubEvent {
-        name: event.name.into(),
+        name: name.into(),
         session_id: Some(session.clone()),
         agent_id: Some(agent.clone()),
         run_id: event.run_id.as_deref().map(Arc::from),
         seq: Some(seq),
         lifecycle: false,
-        body: HubEvent::body(event.name, &payload),
+        body: HubEvent::body(name, &payload),
     };
     let stored = NewEvent {
         run_id: event.run_id,
-        event: event.name.to_owned(),
+        event: name.to_owned(),
         payload,
         created_at: now,
     };

@@ -23,8 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::json;
-use switchboard_api::ErrorCode;
+use switchboard_api::events::{AgentPayload, SessionHead};
 use switchboard_api::types::ChatSendResult;
+use switchboard_api::{ErrorCode, Event, RunStatus};
 use switchboard_config::Config;
 use switchboard_storage::{NewRun, SessionRecord, Store, Write, now_ms};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -221,11 +222,14 @@ impl RunManager {
         let durable = tokio::spawn(async move {
             let result = manager.record(&req).await;
             if result.is_ok() && behind {
-                let queued = json!({ "agentId": req.session.agent_id, "status": "queued", "run_id": req.run_id });
-                if let Err(e) = log
-                    .emit(Some(&req.run_id), "agent", crate::agent::fields(queued))
-                    .await
-                {
+                let queued = Event::Agent(AgentPayload {
+                    agent_id: req.session.agent_id.clone(),
+                    status: RunStatus::Queued,
+                    run_id: req.run_id.clone(),
+                    error: None,
+                    usage: None,
+                });
+                if let Err(e) = log.emit(Some(&req.run_id), queued).await {
                     tracing::warn!(error = %e, "could not log a queued run");
                 }
             }
@@ -499,15 +503,23 @@ pub async fn log_interrupted(store: &Store, runs: &[switchboard_storage::RunReco
         };
         let seq = session.last_seq + 1;
         let now = now_ms();
-        let payload = json!({
-            "sessionId": run.session_id, "runId": run.id, "sessionSeq": seq, "ts": now,
-            "agentId": run.agent_id, "status": "failed", "run_id": run.id,
-            "error": "interrupted: the server stopped",
+        let failed = Event::Agent(AgentPayload {
+            agent_id: run.agent_id.clone(),
+            status: RunStatus::Failed,
+            run_id: run.id.clone(),
+            error: Some("interrupted: the server stopped".to_owned()),
+            usage: None,
+        });
+        let payload = failed.session_payload_json(&SessionHead {
+            session_id: &run.session_id,
+            run_id: Some(&run.id),
+            session_seq: seq,
+            ts: now,
         });
         let event = switchboard_storage::NewEvent {
             run_id: Some(run.id.clone()),
-            event: "agent".to_owned(),
-            payload: payload.to_string(),
+            event: failed.name().to_owned(),
+            payload,
             created_at: now,
         };
         if let Err(e) = store

@@ -2,7 +2,7 @@
 //! session's log writer, the transcript so far from the store.
 
 use futures_util::future::BoxFuture;
-use serde_json::{Map, Value};
+use switchboard_api::Event;
 use switchboard_storage::Store;
 
 use super::{LogEvent, PushFailure, SessionLog};
@@ -45,30 +45,18 @@ impl RunLog for RunSide {
         &self.session_id
     }
 
-    fn emit(
-        &self,
-        name: &'static str,
-        fields: Map<String, Value>,
-    ) -> BoxFuture<'_, Result<i64, AgentError>> {
+    fn emit(&self, event: Event) -> BoxFuture<'_, Result<i64, AgentError>> {
         Box::pin(async move {
             self.log
-                .emit(Some(&self.run_id), name, fields)
+                .emit(Some(&self.run_id), event)
                 .await
                 .map_err(store_failed)
         })
     }
 
-    fn push(
-        &self,
-        name: &'static str,
-        fields: Map<String, Value>,
-    ) -> BoxFuture<'_, Result<(), AgentError>> {
+    fn push(&self, event: Event) -> BoxFuture<'_, Result<(), AgentError>> {
         Box::pin(async move {
-            let event = LogEvent {
-                run_id: Some(self.run_id.clone()),
-                name,
-                fields,
-            };
+            let event = LogEvent::of_run(&self.run_id, event);
             self.log.push(event, &self.failure).await.map_err(|e| {
                 // Kept (unless one was already): a push that could not even be queued fails
                 // the run too.

@@ -6,12 +6,11 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
-use switchboard_api::RunStatus;
+use switchboard_api::events::AgentPayload;
+use switchboard_api::{Event, RunStatus};
 use switchboard_storage::{NewMessage, RunChange, RunFinish, now_ms};
 
 use super::{Inner, LogEvent, SessionLog};
-use crate::agent::fields;
 
 /// The error of a run whose node was lost.
 pub(super) const NODE_LOST: &str = "node lost: the node running it stopped";
@@ -77,13 +76,16 @@ pub(super) async fn lost_runs(inner: &Inner, session_id: &str, log: &SessionLog)
                 finished_at: now,
             }),
         };
-        let event = LogEvent {
-            run_id: Some(run.id.clone()),
-            name: "agent",
-            fields: fields(json!({
-                "agentId": run.agent_id, "status": "failed", "run_id": run.id, "error": NODE_LOST,
-            })),
-        };
+        let event = LogEvent::of_run(
+            &run.id,
+            Event::Agent(AgentPayload {
+                agent_id: run.agent_id.clone(),
+                status: RunStatus::Failed,
+                run_id: run.id.clone(),
+                error: Some(NODE_LOST.to_owned()),
+                usage: None,
+            }),
+        );
         match log.emit_all(vec![event], vec![change]).await {
             Ok(appended) => {
                 tracing::warn!(session = %session_id, run = %run.id, "failed a run of a lost node");

@@ -135,11 +135,8 @@ async fn read_bounded(
             continue;
         }
         if let Some((output, call_id)) = stream {
-            let fields = crate::agent::fields(json!({
-                "toolCallId": call_id, "tool": "exec", "output": String::from_utf8_lossy(piece)
-            }));
             output
-                .emit("tool.output", fields)
+                .tool_output(call_id, "exec", &String::from_utf8_lossy(piece))
                 .await
                 .map_err(|e| e.to_string())?;
         }
