@@ -8,8 +8,9 @@ mod store;
 
 pub use error::StoreError;
 pub use store::{
-    IDEMPOTENCY_WINDOW_MS, ApprovalRecord, AuditEntry, AuditPrincipal, AuditQuery, EventRecord, Lease, LogAppend, MessageRecord,
-    NewApproval, NewAuditEntry, NewEvent, NewMessage, NewRun, NewSession, NewToken, RunChange,
-    RunFinish, RunRecord, SessionQuery, SessionRecord, Store, TokenRecord, Write, now_ms,
+    ApprovalRecord, AuditEntry, AuditPrincipal, AuditQuery, EventRecord, IDEMPOTENCY_WINDOW_MS,
+    Lease, LogAppend, MessageRecord, NewApproval, NewAuditEntry, NewEvent, NewMessage, NewRun,
+    NewSession, NewToken, RunChange, RunFinish, RunRecord, SessionQuery, SessionRecord, Store,
+    TokenRecord, Write, now_ms,
 };
 pub use switchboard_api::{ApprovalStatus, RunStatus};
