@@ -88,6 +88,7 @@ impl Server {
             state.bus.listen(heard);
         }
         state.runs.start(&state.handlers);
+        state.bus.answer(&state.handlers);
         crate::admin::start(&state);
         let bootstrap_admin = state.verifier.ensure_admin_token().await?;
         Ok(Server {

@@ -898,3 +898,54 @@ async fn an_approval_resolved_on_b_lets_the_run_on_a_go_on() {
         .expect("approval.resolved on a");
     assert_eq!(resolved_event["payload"]["approved"], true);
 }
+
+/// `chat.abort` on `b` stops a run that executes on `a`: its caller gets the partial reply
+/// with `stopReason` `aborted`.
+#[tokio::test]
+async fn chat_abort_on_b_stops_a_run_on_a() {
+    let Some(cluster) = Cluster::start(2, &[(CHUNK_DELAY_MS, "50")]).await else {
+        return;
+    };
+    let (_, op_token) = cluster.token("operator").await;
+    let (mut on_a, _) = cluster.connect(0, &op_token, "op-a").await;
+    let (mut on_b, _) = cluster.connect(1, &op_token, "op-b").await;
+    let first = chat(&mut on_a, json!({ "message": "start" })).await;
+    let session = first["sessionId"].as_str().unwrap().to_owned();
+    let id = on_a
+        .send_req(
+            "chat.send",
+            json!({ "sessionId": session, "message": words("w", 200) }),
+        )
+        .await;
+    // Wait until it streams, then abort it from the other node.
+    let mut chunks = 0;
+    events_until(
+        &mut on_a,
+        Duration::from_secs(10),
+        "the run's chat events on a",
+        |e| {
+            if e["event"] == "chat" {
+                chunks += 1;
+            }
+            chunks >= 3
+        },
+    )
+    .await;
+    let aborted = on_b
+        .call("chat.abort", json!({ "sessionId": session }))
+        .await;
+    assert_eq!(aborted["payload"]["aborted"], true, "{aborted}");
+    let res = response(&mut on_a, &id, "the aborted run").await;
+    assert_eq!(res["ok"], true, "{res}");
+    assert_eq!(res["payload"]["stopReason"], "aborted", "{res}");
+    let partial = res["payload"]["content"].as_str().unwrap();
+    assert!(
+        partial.starts_with("w0 ") && partial.len() < words("w", 200).len(),
+        "a partial reply: {partial}"
+    );
+    // Nothing runs: a second abort from b finds nothing to abort.
+    let again = on_b
+        .call("chat.abort", json!({ "sessionId": session }))
+        .await;
+    assert_eq!(again["payload"]["aborted"], false, "{again}");
+}

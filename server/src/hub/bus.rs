@@ -4,15 +4,15 @@
 //! before the ones it follows (lost or late on the way) — is filled from the store first.
 //! Events this node committed also go to the other nodes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use switchboard_storage::{EventRecord, Store};
 use tokio::sync::{mpsc, oneshot};
 
-use super::broker::{Broker, Heard};
+use super::broker::{Broker, Handlers, Heard};
 use super::{EventHub, HubEvent, Pressure};
 
 /// Stored events read per step while filling a gap or catching up.
@@ -40,11 +40,25 @@ struct Mark {
     agent: Arc<str>,
 }
 
+/// How far another node's listeners have taken a session this node writes.
+#[derive(Debug)]
+struct Remote {
+    /// The last `sessionSeq` that node delivered with its listeners keeping up.
+    acked: i64,
+    /// A writer waited `max_wait` for it in vain: it is not waited for again until it has
+    /// caught up (as a local listener released from pacing).
+    unpaced: bool,
+}
+
 #[derive(Debug, Default)]
 struct Marks {
     sessions: HashMap<Arc<str>, Mark>,
     /// Callers waiting for a run's final `agent` event, by run.
     run_ends: HashMap<String, Vec<oneshot::Sender<Value>>>,
+    /// Writer side: other nodes with listeners on a session this node writes, by session.
+    remote: HashMap<Arc<str>, HashMap<Arc<str>, Remote>>,
+    /// Listener side: sessions whose writers this node told it has listeners.
+    acking: HashSet<Arc<str>>,
 }
 
 #[derive(Debug)]
@@ -53,6 +67,10 @@ struct Inner {
     store: Store,
     broker: Arc<dyn Broker>,
     pacing: Pacing,
+    /// Events a writer may be ahead of another node's listeners before it waits for them.
+    remote_slack: i64,
+    /// Woken when another node reports how far it delivered.
+    acked: tokio::sync::Notify,
     /// A std mutex held for one delivery (the hub's own lock is taken inside it, never the
     /// other way round), never across an `.await`.
     marks: Mutex<Marks>,
@@ -79,6 +97,8 @@ impl EventBus {
                 store,
                 broker,
                 pacing,
+                remote_slack: i64::try_from(pacing.step.max(1) * 8).unwrap_or(32),
+                acked: tokio::sync::Notify::new(),
                 marks: Mutex::default(),
             }),
         }
@@ -118,7 +138,7 @@ impl EventBus {
             let mut delivered = 0usize;
             while let Some(heard) = incoming.recv().await {
                 match heard {
-                    Heard::Event(event) if event.seq.is_none() => {
+                    Heard::Event(event, _) if event.seq.is_none() => {
                         if &*event.name == "session.deleted"
                             && let Some(session) = &event.session_id
                         {
@@ -127,22 +147,126 @@ impl EventBus {
                         }
                         bus.inner.hub.publish(&event);
                     }
-                    Heard::Event(event) => {
+                    Heard::Event(event, from) => {
                         let pressure = bus.in_order(&event).await;
                         delivered += 1;
+                        let boundary = delivered.is_multiple_of(step) || incoming.is_empty();
                         // This node's slow listeners hold back what it hears, as they hold
                         // back its own sessions; one that stays behind is let go.
-                        if (delivered.is_multiple_of(step) || incoming.is_empty())
-                            && pressure.should_wait()
-                        {
+                        if boundary && pressure.should_wait() {
                             bus.wait_for_listeners(&event, bus.inner.pacing.max_wait)
                                 .await;
+                        }
+                        // And the writing node goes at the pace this node keeps.
+                        if boundary {
+                            bus.ack(&from, &event, pressure.listeners > 0);
                         }
                     }
                     Heard::CatchUp(since) => bus.catch_up(since).await,
                 }
             }
         });
+    }
+
+    /// Answers other nodes' reports of how far they delivered. Call once, at start.
+    pub fn answer(&self, handlers: &Handlers) {
+        let bus = self.clone();
+        handlers.on_notice(
+            "bus.delivered",
+            Arc::new(move |body: Value| {
+                if let (Some(node), Some(session), Some(seq)) = (
+                    body["node"].as_str(),
+                    body["sessionId"].as_str(),
+                    body["seq"].as_i64(),
+                ) {
+                    bus.note_remote(node, session, seq, body["listening"] != false);
+                }
+            }),
+        );
+    }
+
+    /// Tells `writer` (the node that committed `event`) how far this node delivered the
+    /// session, and whether it has listeners for it (once more when it no longer has).
+    fn ack(&self, writer: &str, event: &HubEvent, listening: bool) {
+        let (Some(session), Some(seq)) = (&event.session_id, event.seq) else {
+            return;
+        };
+        {
+            let mut marks = self.marks();
+            if listening {
+                marks.acking.insert(session.clone());
+            } else if !marks.acking.remove(session) {
+                return;
+            }
+        }
+        self.inner.broker.tell(
+            writer,
+            "bus.delivered",
+            json!({
+                "node": self.inner.broker.node_id(),
+                "sessionId": &**session,
+                "seq": seq,
+                "listening": listening,
+            }),
+        );
+    }
+
+    /// Records another node's report on a session this node writes.
+    fn note_remote(&self, node: &str, session: &str, seq: i64, listening: bool) {
+        {
+            let mut marks = self.marks();
+            let head = marks.sessions.get(session).map_or(seq, |m| m.last);
+            if listening {
+                let nodes = marks.remote.entry(Arc::from(session)).or_default();
+                let remote = nodes.entry(Arc::from(node)).or_insert(Remote {
+                    acked: seq,
+                    unpaced: false,
+                });
+                remote.acked = remote.acked.max(seq);
+                if remote.unpaced && remote.acked >= head - self.inner.remote_slack {
+                    remote.unpaced = false;
+                }
+            } else if let Some(nodes) = marks.remote.get_mut(session) {
+                nodes.remove(node);
+                if nodes.is_empty() {
+                    marks.remote.remove(session);
+                }
+            }
+        }
+        self.inner.acked.notify_waiters();
+    }
+
+    /// Waits (at most `max_wait`) until every other node with listeners on `event`'s session
+    /// has delivered up to a few events before it; a node still behind then is not waited for
+    /// again until it has caught up. On a single node, or with no listeners elsewhere, at once.
+    pub async fn wait_for_remote(&self, event: &HubEvent, max_wait: Duration) {
+        let (Some(session), Some(seq)) = (&event.session_id, event.seq) else {
+            return;
+        };
+        let until = tokio::time::Instant::now() + max_wait;
+        let floor = seq - self.inner.remote_slack;
+        loop {
+            let acked = self.inner.acked.notified();
+            tokio::pin!(acked);
+            acked.as_mut().enable();
+            let behind = self
+                .marks()
+                .remote
+                .get(session)
+                .is_some_and(|nodes| nodes.values().any(|r| !r.unpaced && r.acked < floor));
+            if !behind {
+                return;
+            }
+            if tokio::time::timeout_at(until, acked).await.is_err() {
+                if let Some(nodes) = self.marks().remote.get_mut(session) {
+                    for remote in nodes.values_mut().filter(|r| r.acked < floor) {
+                        remote.unpaced = true;
+                    }
+                }
+                tracing::debug!(session = %session, "stopped waiting for another node's listeners");
+                return;
+            }
+        }
     }
 
     /// Waits (at most `max_wait`) until no more than 1 % of the listeners of `event` are
@@ -199,7 +323,11 @@ impl EventBus {
 
     /// Forgets a deleted session.
     pub fn forget_session(&self, session_id: &str) {
-        self.marks().sessions.remove(session_id);
+        let mut marks = self.marks();
+        marks.sessions.remove(session_id);
+        marks.remote.remove(session_id);
+        marks.acking.remove(session_id);
+        drop(marks);
         self.inner.hub.forget_session(session_id);
     }
 

@@ -249,9 +249,8 @@ impl Writer {
                             seq = event.seq;
                             let pressure = bus.committed(&event).await;
                             // After each whole step; the last one waits below, after the replies.
-                            if (i + 1) % pacing.step == 0 && i + 1 < total && pressure.should_wait()
-                            {
-                                self.wait_for_listeners(&event).await;
+                            if (i + 1) % pacing.step == 0 && i + 1 < total {
+                                self.pace(&event, pressure).await;
                             }
                             newest = Some((event, pressure));
                         }
@@ -262,10 +261,8 @@ impl Writer {
                             }));
                         }
                     }
-                    if let Some((event, pressure)) = newest
-                        && pressure.should_wait()
-                    {
-                        self.wait_for_listeners(&event).await;
+                    if let Some((event, pressure)) = newest {
+                        self.pace(&event, pressure).await;
                     }
                 }
                 Err(e) => {
@@ -295,6 +292,15 @@ impl Writer {
 
     /// Waits (at most `pacing.max_wait`) until no more than 1 % of the listeners of `event` are
     /// behind; the ones still behind then are released from pacing.
+    /// After a step: waits for this node's listeners if they are behind, then for other
+    /// nodes' (many nodes), each at most `pacing.max_wait`.
+    async fn pace(&self, event: &HubEvent, pressure: crate::hub::Pressure) {
+        if pressure.should_wait() {
+            self.wait_for_listeners(event).await;
+        }
+        self.bus.wait_for_remote(event, self.pacing.max_wait).await;
+    }
+
     async fn wait_for_listeners(&self, event: &HubEvent) {
         let released = self
             .bus

@@ -73,6 +73,8 @@ impl Broker for LocalBroker {
 
     fn notify(&self, _kind: &str, _body: Value) {}
 
+    fn tell(&self, _node: &str, _kind: &str, _body: Value) {}
+
     async fn nodes(&self) -> Result<Vec<NodeReport>, BrokerError> {
         Ok(vec![NodeReport {
             node_id: self.node_id.clone(),

@@ -60,8 +60,8 @@ pub struct NodeReport {
 /// Something heard from the other nodes that the hub must deliver.
 #[derive(Debug)]
 pub enum Heard {
-    /// An event another node committed (or a session lifecycle event).
-    Event(HubEvent),
+    /// An event another node committed (or a session lifecycle event), and that node.
+    Event(HubEvent, std::sync::Arc<str>),
     /// Events committed since this moment (unix ms) may not have been heard: read them from
     /// the store.
     CatchUp(i64),
@@ -95,6 +95,9 @@ pub trait Broker: Send + Sync + std::fmt::Debug {
 
     /// Tells every other node (fire and forget).
     fn notify(&self, kind: &str, body: Value);
+
+    /// Tells one node (fire and forget).
+    fn tell(&self, node: &str, kind: &str, body: Value);
 
     /// The live nodes (recent heartbeats), this one included.
     async fn nodes(&self) -> Result<Vec<NodeReport>, BrokerError>;

@@ -227,7 +227,8 @@ impl RedisBroker {
                     if channel.as_slice() == events.as_bytes() {
                         match serde_json::from_slice::<EventWire<'_>>(payload) {
                             Ok(wire) if wire.from != self.node_id => {
-                                if heard.send(Heard::Event(wire.event())).await.is_err() {
+                                let from = std::sync::Arc::from(wire.from);
+                                if heard.send(Heard::Event(wire.event(), from)).await.is_err() {
                                     return;
                                 }
                             }
@@ -546,6 +547,18 @@ impl Broker for RedisBroker {
             body,
         };
         self.enqueue(self.channel("control"), RedisBroker::message_bytes(&notice));
+    }
+
+    fn tell(&self, node: &str, kind: &str, body: Value) {
+        let notice = Message::Notice {
+            from: self.node_id.clone(),
+            kind: kind.to_owned(),
+            body,
+        };
+        self.enqueue(
+            self.channel(&format!("node:{node}")),
+            RedisBroker::message_bytes(&notice),
+        );
     }
 
     async fn nodes(&self) -> Result<Vec<NodeReport>, BrokerError> {
