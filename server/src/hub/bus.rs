@@ -97,7 +97,7 @@ impl EventBus {
                 store,
                 broker,
                 pacing,
-                remote_slack: i64::try_from(pacing.step.max(1) * 8).unwrap_or(32),
+                remote_slack: i64::try_from(pacing.step.max(1) * 4).unwrap_or(16),
                 acked: tokio::sync::Notify::new(),
                 marks: Mutex::default(),
             }),
