@@ -135,6 +135,7 @@ async fn drain(state: &AppState) {
     state
         .draining
         .store(true, std::sync::atomic::Ordering::Release);
+    state.runs.stop_accepting();
     let (active, queued) = state.runs.totals();
     tracing::info!(active, queued, "shutting down: no new runs; draining");
     let event = HubEvent::unrouted(&Event::Shutdown(ShutdownPayload {

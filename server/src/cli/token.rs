@@ -28,8 +28,9 @@ pub enum TokenCommand {
     },
     /// List tokens (never a secret or hash).
     List,
-    /// Revoke a token by id. A running server honours it within auth.token_cache_ttl_s;
-    /// the `tokens.revoke` method takes effect at once.
+    /// Revoke a token by id. With many nodes (cluster.redis_url) every node is told at once;
+    /// otherwise a running server honours it within auth.token_cache_ttl_s (the
+    /// `tokens.revoke` method takes effect at once).
     Revoke {
         /// The token id (the part after `sb_`).
         id: String,
@@ -49,7 +50,7 @@ pub(super) async fn run(config: Config, cmd: TokenCommand) -> Result<(), CliErro
             expires,
         } => create(&verifier, role, &name, expires).await,
         TokenCommand::List => list(&store).await,
-        TokenCommand::Revoke { id } => revoke(&verifier, &id).await,
+        TokenCommand::Revoke { id } => revoke(&verifier, &id, &config).await,
     };
     store.close().await.context("closing the store")?;
     result.map_err(CliError::from)
@@ -79,9 +80,25 @@ async fn list(store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn revoke(verifier: &TokenVerifier, id: &str) -> anyhow::Result<()> {
+async fn revoke(verifier: &TokenVerifier, id: &str, config: &Config) -> anyhow::Result<()> {
     anyhow::ensure!(verifier.revoke(id).await?, "no token with id {id}");
     eprintln!("revoked token {id}");
+    if let Some(url) = &config.cluster.redis_url {
+        let told = crate::hub::broker::notify_once(
+            url,
+            &config.cluster.channel_prefix,
+            "tokens.revoked",
+            serde_json::json!({ "id": id }),
+        )
+        .await;
+        match told {
+            Ok(nodes) => eprintln!("told {nodes} running node(s); they close its connections"),
+            Err(e) => eprintln!(
+                "could not tell the running nodes ({e}); they honour it within \
+                 auth.token_cache_ttl_s"
+            ),
+        }
+    }
     Ok(())
 }
 

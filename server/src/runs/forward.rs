@@ -220,6 +220,15 @@ pub(super) fn register(runs: &RunManager, handlers: &Handlers) {
 
 /// Queues a run another node forwarded, if this node runs (or may run) the session.
 async fn serve_submit(runs: &RunManager, body: Value) -> Value {
+    if runs
+        .inner
+        .closing
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        return refused(&ApiError::Unavailable(
+            "the node running this session is shutting down; retry in a moment".to_owned(),
+        ));
+    }
     let (Some(run_id), Some(session_id), Some(message), Some(principal)) = (
         body["runId"].as_str(),
         body["sessionId"].as_str(),

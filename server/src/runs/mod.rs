@@ -128,6 +128,8 @@ struct Inner {
     bus: EventBus,
     /// Leases on sessions (many nodes): `None` on a single node.
     leases: Option<lease::Leases>,
+    /// Set when a graceful shutdown began: runs forwarded by other nodes are refused.
+    closing: std::sync::atomic::AtomicBool,
     approvals: crate::approvals::Approvals,
     agents: HashMap<String, Agent>,
     run_timeout: Duration,
@@ -169,6 +171,7 @@ impl RunManager {
                 store,
                 bus,
                 leases,
+                closing: std::sync::atomic::AtomicBool::new(false),
                 approvals,
                 agents: build_agents(config),
                 run_timeout: config.agents.run_timeout(),
@@ -430,6 +433,14 @@ impl RunManager {
                 pending.cancel.cancel();
             }
         }
+    }
+
+    /// Refuses runs that other nodes forward from now on (a graceful shutdown began; this
+    /// node's own callers are refused by the handlers).
+    pub fn stop_accepting(&self) {
+        self.inner
+            .closing
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     /// Gives up this node's leases (many nodes), so that its sessions run elsewhere at once

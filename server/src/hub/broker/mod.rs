@@ -14,7 +14,7 @@ mod wire;
 
 pub use handlers::{Handlers, NoticeHandler, RequestHandler};
 pub use local::LocalBroker;
-pub use redis::RedisBroker;
+pub use redis::{RedisBroker, notify_once};
 
 use std::time::Duration;
 

@@ -457,6 +457,33 @@ impl RedisBroker {
     }
 }
 
+/// Publishes one notice to every node of the gateway at `url` / `prefix`, from outside a node
+/// (the command line); answers how many nodes were listening.
+pub async fn notify_once(
+    url: &str,
+    prefix: &str,
+    kind: &str,
+    body: Value,
+) -> Result<i64, BrokerError> {
+    let unreachable = |e: redis::RedisError| BrokerError::Unreachable(e.to_string());
+    let client = redis::Client::open(url).map_err(unreachable)?;
+    let mut conn = tokio::time::timeout(COMMAND_TIMEOUT, client.get_multiplexed_async_connection())
+        .await
+        .map_err(|_| BrokerError::Unreachable("timed out".to_owned()))?
+        .map_err(unreachable)?;
+    let notice = Message::Notice {
+        from: "cli".to_owned(),
+        kind: kind.to_owned(),
+        body,
+    };
+    redis::cmd("PUBLISH")
+        .arg(format!("{prefix}:control"))
+        .arg(RedisBroker::message_bytes(&notice))
+        .query_async::<i64>(&mut conn)
+        .await
+        .map_err(unreachable)
+}
+
 #[async_trait]
 impl Broker for RedisBroker {
     fn node_id(&self) -> &str {
