@@ -949,3 +949,32 @@ async fn chat_abort_on_b_stops_a_run_on_a() {
         .await;
     assert_eq!(again["payload"]["aborted"], false, "{again}");
 }
+
+/// A node stopped with SIGTERM gives up its leases: the next `chat.send` to its session on
+/// another node runs there at once, not after `cluster.lease_s` (30 s here).
+#[tokio::test]
+async fn a_node_stopped_gracefully_hands_over_its_sessions_at_once() {
+    let Some(mut cluster) = Cluster::start(2, &[("SWITCHBOARD__CLUSTER__LEASE_S", "30")]).await
+    else {
+        return;
+    };
+    let (_, op_token) = cluster.token("operator").await;
+    let (mut on_a, _) = cluster.connect(0, &op_token, "op-a").await;
+    let first = chat(&mut on_a, json!({ "message": "on a" })).await;
+    let session = first["sessionId"].as_str().unwrap().to_owned();
+    drop(on_a);
+    cluster.terminate(0);
+    let (mut on_b, _) = cluster.connect(1, &op_token, "op-b").await;
+    let sent = Instant::now();
+    let reply = chat(
+        &mut on_b,
+        json!({ "sessionId": session, "message": "on b" }),
+    )
+    .await;
+    assert_eq!(reply["content"], "on b");
+    assert!(
+        sent.elapsed() < Duration::from_secs(5),
+        "the session moved at once, not after the 30 s lease: {:?}",
+        sent.elapsed()
+    );
+}

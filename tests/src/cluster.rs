@@ -278,6 +278,18 @@ impl Cluster {
         node.child.wait().unwrap();
     }
 
+    /// Stops node `i` gracefully (SIGTERM) and waits for it to exit.
+    pub fn terminate(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let pid = node.child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM to node {}", NODE_IDS[i]);
+        node.child.wait().unwrap();
+    }
+
     /// `/readyz` of node `i`: `(status, body)`.
     pub async fn readyz(&self, i: usize) -> (u16, String) {
         http::get(self.addr(i), "/readyz").await
