@@ -195,7 +195,7 @@ fn reply(state: &AppState, conn: &ConnectionState, role: Role, user_id: String) 
             chat_per_minute: u64::from(limits.chat_per_minute),
             chat_burst: u64::from(limits.chat_burst),
         },
-        features: json!({ "methods": methods, "events": [] }),
+        features: json!({ "methods": methods, "events": switchboard_api::Event::NAMES }),
         methods,
         policy: json!({
             "maxPayload": server.max_frame_bytes,
