@@ -31,6 +31,12 @@ pub struct Pacing {
     pub max_wait: Duration,
 }
 
+/// Sessions whose delivery a node keeps track of, at most; past it, the ones without an event
+/// for [`MARK_IDLE`] are forgotten (their next event starts them afresh).
+const MAX_MARKS: usize = 100_000;
+/// See [`MAX_MARKS`].
+const MARK_IDLE: Duration = Duration::from_secs(600);
+
 /// Where a session's delivery stands on this node.
 #[derive(Debug)]
 struct Mark {
@@ -38,6 +44,18 @@ struct Mark {
     last: i64,
     /// The session's agent (for events read back from the store).
     agent: Arc<str>,
+    /// When it last moved.
+    seen: std::time::Instant,
+}
+
+impl Mark {
+    fn new(last: i64, agent: Arc<str>) -> Mark {
+        Mark {
+            last,
+            agent,
+            seen: std::time::Instant::now(),
+        }
+    }
 }
 
 /// How far another node's listeners have taken a session this node writes.
@@ -50,9 +68,29 @@ struct Remote {
     unpaced: bool,
 }
 
+impl Marks {
+    /// Tracks a session this node had not tracked, within [`MAX_MARKS`].
+    fn track(&mut self, session: Arc<str>, mark: Mark) -> &mut Mark {
+        if self.sessions.len() >= self.sweep_at.max(MAX_MARKS) {
+            let before = self.sessions.len();
+            self.sessions.retain(|_, m| m.seen.elapsed() < MARK_IDLE);
+            let after = self.sessions.len();
+            // All busy: sweep again only after another tenth has been added.
+            self.sweep_at = after + MAX_MARKS / 10;
+            tracing::info!(
+                forgotten = before - after,
+                "forgot the delivery marks of idle sessions"
+            );
+        }
+        self.sessions.entry(session).or_insert(mark)
+    }
+}
+
 #[derive(Debug, Default)]
 struct Marks {
     sessions: HashMap<Arc<str>, Mark>,
+    /// Sessions tracked when the next sweep of idle marks is due (see [`MAX_MARKS`]).
+    sweep_at: usize,
     /// Callers waiting for a run's final `agent` event, by run.
     run_ends: HashMap<String, Vec<oneshot::Sender<Value>>>,
     /// Writer side: other nodes with listeners on a session this node writes, by session.
@@ -311,13 +349,7 @@ impl EventBus {
     pub fn note_delivered(&self, session: &str, seq: i64) {
         let mut marks = self.marks();
         if !marks.sessions.contains_key(session) {
-            marks.sessions.insert(
-                Arc::from(session),
-                Mark {
-                    last: seq,
-                    agent: Arc::from(""),
-                },
-            );
+            marks.track(Arc::from(session), Mark::new(seq, Arc::from("")));
         }
     }
 
@@ -360,6 +392,7 @@ impl EventBus {
             Some(mark) if seq > mark.last + 1 => return Err(mark.last),
             Some(mark) => {
                 mark.last = seq;
+                mark.seen = std::time::Instant::now();
                 if mark.agent.is_empty()
                     && let Some(agent) = &event.agent_id
                 {
@@ -368,9 +401,7 @@ impl EventBus {
             }
             None => {
                 let agent = event.agent_id.clone().unwrap_or_else(|| Arc::from(""));
-                marks
-                    .sessions
-                    .insert(session.clone(), Mark { last: seq, agent });
+                marks.track(session.clone(), Mark::new(seq, agent));
             }
         }
         let pressure = self.inner.hub.publish(event);
@@ -392,10 +423,7 @@ impl EventBus {
     fn skip_to(&self, session: &Arc<str>, agent: Option<Arc<str>>, seq: i64) {
         let mut marks = self.marks();
         let agent = agent.unwrap_or_else(|| Arc::from(""));
-        let mark = marks
-            .sessions
-            .entry(session.clone())
-            .or_insert(Mark { last: seq, agent });
+        let mark = marks.track(session.clone(), Mark::new(seq, agent));
         mark.last = mark.last.max(seq);
     }
 
