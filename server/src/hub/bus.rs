@@ -69,11 +69,18 @@ struct Remote {
 }
 
 impl Marks {
-    /// Tracks a session this node had not tracked, within [`MAX_MARKS`].
-    fn track(&mut self, session: Arc<str>, mark: Mark) -> &mut Mark {
+    /// Tracks a session this node had not tracked, within [`MAX_MARKS`]; the hub forgets
+    /// the sessions swept (it knows no session the bus does not).
+    fn track(&mut self, session: Arc<str>, mark: Mark, hub: &EventHub) -> &mut Mark {
         if self.sessions.len() >= self.sweep_at.max(MAX_MARKS) {
             let before = self.sessions.len();
-            self.sessions.retain(|_, m| m.seen.elapsed() < MARK_IDLE);
+            self.sessions.retain(|session, m| {
+                let keep = m.seen.elapsed() < MARK_IDLE;
+                if !keep {
+                    hub.forget_session(session);
+                }
+                keep
+            });
             let after = self.sessions.len();
             // All busy: sweep again only after another tenth has been added.
             self.sweep_at = after + MAX_MARKS / 10;
@@ -349,7 +356,11 @@ impl EventBus {
     pub fn note_delivered(&self, session: &str, seq: i64) {
         let mut marks = self.marks();
         if !marks.sessions.contains_key(session) {
-            marks.track(Arc::from(session), Mark::new(seq, Arc::from("")));
+            marks.track(
+                Arc::from(session),
+                Mark::new(seq, Arc::from("")),
+                &self.inner.hub,
+            );
         }
     }
 
@@ -401,7 +412,7 @@ impl EventBus {
             }
             None => {
                 let agent = event.agent_id.clone().unwrap_or_else(|| Arc::from(""));
-                marks.track(session.clone(), Mark::new(seq, agent));
+                marks.track(session.clone(), Mark::new(seq, agent), &self.inner.hub);
             }
         }
         let pressure = self.inner.hub.publish(event);
@@ -423,7 +434,7 @@ impl EventBus {
     fn skip_to(&self, session: &Arc<str>, agent: Option<Arc<str>>, seq: i64) {
         let mut marks = self.marks();
         let agent = agent.unwrap_or_else(|| Arc::from(""));
-        let mark = marks.track(session.clone(), Mark::new(seq, agent));
+        let mark = marks.track(session.clone(), Mark::new(seq, agent), &self.inner.hub);
         mark.last = mark.last.max(seq);
     }
 
