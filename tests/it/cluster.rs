@@ -53,6 +53,20 @@ async fn chat(c: &mut WsClient, params: Value) -> Value {
     res["payload"].clone()
 }
 
+/// Sends `message` to `session` through `op` and reads `viewer` until that run's final
+/// `agent` event (at most 10 s); returns what `viewer` read, named `what` in a timeout.
+async fn chat_and_follow(
+    op: &mut WsClient,
+    viewer: &mut WsClient,
+    session: &str,
+    message: &str,
+    what: &str,
+) -> Vec<Value> {
+    let reply = chat(op, json!({ "sessionId": session, "message": message })).await;
+    let run = reply["runId"].as_str().unwrap().to_owned();
+    events_until(viewer, Duration::from_secs(10), what, |e| ends_run(e, &run)).await
+}
+
 /// Subscribes `c` to `topic` (with `afterSeq` when given); returns the payload.
 async fn subscribe(c: &mut WsClient, topic: &str, after_seq: Option<i64>) -> Value {
     let params = match after_seq {
@@ -263,17 +277,12 @@ async fn after_seq_resume_on_another_node_replays_then_goes_live_without_gap_or_
     .await;
     let replayed = of_session(&replayed, &session);
     assert_eq!(seqs(&replayed), (1..=end).collect::<Vec<_>>());
-    let next = chat(
+    let live = chat_and_follow(
         &mut op,
-        json!({ "sessionId": session, "message": "and more" }),
-    )
-    .await;
-    let next_run = next["runId"].as_str().unwrap().to_owned();
-    let live = events_until(
         &mut third,
-        Duration::from_secs(10),
+        &session,
+        "and more",
         "the next run live on node b",
-        |e| ends_run(e, &next_run),
     )
     .await;
     let live = of_session(&live, &session);
@@ -603,17 +612,12 @@ async fn a_redis_restart_during_a_run_loses_and_duplicates_nothing() {
     subscribe(&mut viewer, &format!("session:{session}"), None).await;
 
     // Fan-out works before the outage.
-    let warm = chat(
+    let before = chat_and_follow(
         &mut on_a,
-        json!({ "sessionId": session, "message": "warm up" }),
-    )
-    .await;
-    let warm_run = warm["runId"].as_str().unwrap().to_owned();
-    let before = events_until(
         &mut viewer,
-        Duration::from_secs(10),
+        &session,
+        "warm up",
         "the warm-up run on node b",
-        |e| ends_run(e, &warm_run),
     )
     .await;
     let warm_end = *seqs(&of_session(&before, &session)).last().unwrap();
@@ -699,17 +703,12 @@ async fn a_redis_restart_during_a_run_loses_and_duplicates_nothing() {
             cluster.readyz(i).await
         );
     }
-    let again = chat(
+    let live = chat_and_follow(
         &mut on_a,
-        json!({ "sessionId": session, "message": "back again" }),
-    )
-    .await;
-    let again_run = again["runId"].as_str().unwrap().to_owned();
-    let live = events_until(
         &mut viewer,
-        Duration::from_secs(10),
+        &session,
+        "back again",
         "a run after the restart on node b",
-        |e| ends_run(e, &again_run),
     )
     .await;
     let live = of_session(&live, &session);

@@ -99,7 +99,7 @@ struct Marks {
     /// Sessions tracked when the next sweep of idle marks is due (see [`MAX_MARKS`]).
     sweep_at: usize,
     /// Callers waiting for a run's final `agent` event, by run.
-    run_ends: HashMap<String, Vec<oneshot::Sender<Value>>>,
+    run_ends: HashMap<String, Vec<oneshot::Sender<()>>>,
     /// Writer side: other nodes with listeners on a session this node writes, by session.
     remote: HashMap<Arc<str>, HashMap<Arc<str>, Remote>>,
     /// Listener side: sessions whose writers this node told it has listeners.
@@ -125,6 +125,28 @@ struct Inner {
 #[derive(Debug, Clone)]
 pub struct EventBus {
     inner: Arc<Inner>,
+}
+
+/// A watch for one run's final `agent` event ([`EventBus::run_end`]).
+#[derive(Debug)]
+pub struct RunEnd {
+    ended: oneshot::Receiver<()>,
+    bus: EventBus,
+    run_id: String,
+}
+
+impl RunEnd {
+    /// Resolves once the run's final event was delivered here (or the bus dropped the watch).
+    pub async fn ended(&mut self) {
+        let _ = (&mut self.ended).await;
+    }
+}
+
+impl Drop for RunEnd {
+    fn drop(&mut self) {
+        self.ended.close();
+        self.bus.forget_run_end(&self.run_id);
+    }
 }
 
 /// Whether a run status ends the run.
@@ -328,20 +350,24 @@ impl EventBus {
         self.inner.hub.release_laggards(event)
     }
 
-    /// Waits for run `run_id`'s final `agent` event (its payload) as it is delivered here.
-    /// Register before the run can end; the receiver fails if the bus forgets it.
-    pub fn run_end(&self, run_id: &str) -> oneshot::Receiver<Value> {
+    /// Watches for run `run_id`'s final `agent` event as it is delivered here. Register before
+    /// the run can end; dropping the watch forgets it.
+    pub fn run_end(&self, run_id: &str) -> RunEnd {
         let (tx, rx) = oneshot::channel();
         self.marks()
             .run_ends
             .entry(run_id.to_owned())
             .or_default()
             .push(tx);
-        rx
+        RunEnd {
+            ended: rx,
+            bus: self.clone(),
+            run_id: run_id.to_owned(),
+        }
     }
 
-    /// Stops waiting for a run's end (its waiter went away).
-    pub fn forget_run_end(&self, run_id: &str) {
+    /// Forgets the closed watches of a run's end.
+    fn forget_run_end(&self, run_id: &str) {
         let mut marks = self.marks();
         if let Some(waiters) = marks.run_ends.get_mut(run_id) {
             waiters.retain(|w| !w.is_closed());
@@ -424,7 +450,7 @@ impl EventBus {
             && let Some(waiters) = marks.run_ends.remove(run)
         {
             for waiter in waiters {
-                let _ = waiter.send(payload["payload"].clone());
+                let _ = waiter.send(());
             }
         }
         Ok(pressure)

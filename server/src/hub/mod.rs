@@ -17,7 +17,7 @@ mod notification;
 mod registry;
 mod topic;
 
-pub use bus::{EventBus, Pacing, stored_event};
+pub use bus::{EventBus, Pacing, RunEnd, stored_event};
 pub use delivery::{Backlog, EventSink, Recipient, Undeliverable};
 pub use event::HubEvent;
 pub use notification::NotificationSink;

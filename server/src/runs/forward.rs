@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 use switchboard_api::types::{ChatSendResult, StopReason, Usage};
 use switchboard_api::{ErrorCode, RunStatus};
 use switchboard_storage::{RunRecord, now_ms};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use super::{Queued, RunManager, RunRequest};
+use crate::hub::RunEnd;
 use crate::hub::broker::{BrokerError, Handlers};
 use crate::rpc::ApiError;
 
@@ -39,7 +40,7 @@ pub struct RemoteRun {
     pub run_id: String,
     /// The node it runs on.
     pub node_id: String,
-    end: oneshot::Receiver<Value>,
+    end: RunEnd,
 }
 
 /// The request a node sends to the session's owner.
@@ -146,7 +147,12 @@ pub(super) async fn submit(runs: &RunManager, req: RunRequest) -> Result<Submitt
                 .await;
             }
         }
-        runs.inner.bus.forget_run_end(&req.run_id);
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ApiError::Unavailable(format!(
+                "the node running session {} keeps changing; retry",
+                req.session.id
+            )));
+        }
     }
 }
 
@@ -279,7 +285,6 @@ impl RunManager {
     /// Waits for a run queued on another node to end, and answers its result from the store.
     pub async fn remote_outcome(&self, run: RemoteRun) -> Result<ChatSendResult, ApiError> {
         let ended = self.await_end(&run.run_id, run.end).await;
-        self.inner.bus.forget_run_end(&run.run_id);
         self.result_of(ended?).await
     }
 
@@ -287,15 +292,10 @@ impl RunManager {
     pub async fn stored_end(&self, run_id: &str) -> Result<ChatSendResult, ApiError> {
         let end = self.inner.bus.run_end(run_id);
         let ended = self.await_end(run_id, end).await;
-        self.inner.bus.forget_run_end(run_id);
         self.result_of(ended?).await
     }
 
-    async fn await_end(
-        &self,
-        run_id: &str,
-        mut end: oneshot::Receiver<Value>,
-    ) -> Result<RunRecord, ApiError> {
+    async fn await_end(&self, run_id: &str, mut end: RunEnd) -> Result<RunRecord, ApiError> {
         let mut heard = false;
         loop {
             if let Some(run) = self.inner.store.get_run(run_id).await?
@@ -308,7 +308,7 @@ impl RunManager {
                 continue;
             }
             tokio::select! {
-                _ = &mut end => heard = true,
+                () = end.ended() => heard = true,
                 () = tokio::time::sleep(POLL) => {}
             }
         }

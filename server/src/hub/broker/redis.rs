@@ -48,6 +48,24 @@ const CATCH_UP_MARGIN_MS: i64 = 2_000;
 /// How long one Redis command may take before it counts as failed.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Why the other nodes cannot be reached now.
+#[derive(Debug, Clone)]
+enum Trouble {
+    /// The subscription connection dropped; over when this node listens again.
+    Disconnected,
+    /// A command failed; over when one succeeds.
+    Command(String),
+}
+
+impl std::fmt::Display for Trouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trouble::Disconnected => f.write_str("the connection to Redis was lost"),
+            Trouble::Command(e) => write!(f, "Redis: {e}"),
+        }
+    }
+}
+
 /// The broker of one node of many.
 pub struct RedisBroker {
     node_id: String,
@@ -60,7 +78,7 @@ pub struct RedisBroker {
     pending: Mutex<HashMap<u64, mpsc::Sender<(String, Value)>>>,
     next_id: AtomicU64,
     /// Why the others cannot be reached now (`None`: they can).
-    trouble: Mutex<Option<String>>,
+    trouble: Mutex<Option<Trouble>>,
     /// When messages of this node were first lost (not sent), unix ms; 0 when none were.
     unsent_since: AtomicI64,
 }
@@ -172,15 +190,12 @@ impl RedisBroker {
         format!("{}:{name}", self.prefix)
     }
 
-    fn set_trouble(&self, why: Option<String>) {
+    fn set_trouble(&self, why: Option<Trouble>) {
         let mut trouble = self.trouble.lock().unwrap_or_else(|p| p.into_inner());
-        if trouble.is_none() && why.is_some() {
-            tracing::warn!(
-                reason = why.as_deref().unwrap_or(""),
-                "cannot reach the other nodes"
-            );
-        } else if trouble.is_some() && why.is_none() {
-            tracing::info!("the other nodes can be reached again");
+        match (&*trouble, &why) {
+            (None, Some(why)) => tracing::warn!(reason = %why, "cannot reach the other nodes"),
+            (Some(_), None) => tracing::info!("the other nodes can be reached again"),
+            _ => {}
         }
         *trouble = why;
     }
@@ -254,7 +269,7 @@ impl RedisBroker {
                     if lost_at == 0 {
                         lost_at = now_ms();
                     }
-                    self.set_trouble(Some("the connection to Redis was lost".to_owned()));
+                    self.set_trouble(Some(Trouble::Disconnected));
                 }
                 PushKind::Subscribe if lost_at != 0 => {
                     // Listening again: read what was committed while we could not hear.
@@ -361,7 +376,7 @@ impl RedisBroker {
                 Ok(()) => self.tell_unsent(&mut conn).await,
                 Err(e) => {
                     self.note_unsent();
-                    self.set_trouble(Some(format!("Redis: {e}")));
+                    self.set_trouble(Some(Trouble::Command(e.to_string())));
                 }
             }
         }
@@ -417,18 +432,16 @@ impl RedisBroker {
                 .await;
             match result {
                 Ok(()) => {
-                    let lost = self
-                        .trouble
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .as_deref()
-                        .is_some_and(|t| t.starts_with("Redis:"));
-                    if lost {
+                    let failed = matches!(
+                        *self.trouble.lock().unwrap_or_else(|p| p.into_inner()),
+                        Some(Trouble::Command(_))
+                    );
+                    if failed {
                         self.set_trouble(None);
                     }
                     self.tell_unsent(&mut conn).await;
                 }
-                Err(e) => self.set_trouble(Some(format!("Redis: {e}"))),
+                Err(e) => self.set_trouble(Some(Trouble::Command(e.to_string()))),
             }
         }
     }
@@ -629,7 +642,7 @@ impl Broker for RedisBroker {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
         {
-            Some(why) => BrokerHealth::Degraded(why.clone()),
+            Some(why) => BrokerHealth::Degraded(why.to_string()),
             None => BrokerHealth::Ok,
         }
     }
