@@ -26,6 +26,7 @@ mod hostile_runs;
 mod hostile_tools;
 mod jsonrpc;
 mod openclaw;
+mod openclaw_dialect;
 mod operations;
 mod serve;
 mod store;
