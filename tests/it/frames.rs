@@ -126,7 +126,10 @@ async fn openclaw_connect_shape_with_scopes_only_lowers_the_role() {
         let mut c = WsClient::frames(server.addr).await;
         let res = c.call("connect", openclaw(token, &scopes)).await;
         assert_eq!(res["payload"]["role"], role, "{scopes:?}: {res}");
-        assert_eq!(res["payload"]["protocol"], 3);
+        assert_eq!(
+            res["payload"]["protocol"], 4,
+            "an OpenClaw connect speaks OpenClaw's dialect (SPEC §16)"
+        );
         assert_eq!(
             res["payload"]["user_id"], "inst-1",
             "user_id defaults to client.instanceId"

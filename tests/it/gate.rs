@@ -269,3 +269,63 @@ fn the_readme_methods_table_is_the_catalogue() {
         "paste this between the README's methods markers:\n{expected}"
     );
 }
+
+#[test]
+fn every_openclaw_method_calls_a_method_of_the_catalogue() {
+    // The OpenClaw dialect only renames: each of its methods is gated as the method it calls,
+    // so a name without a catalogued target would be a hole in the gate.
+    for (name, target) in switchboard::ws::OPENCLAW_METHODS {
+        assert!(
+            catalogue::lookup(target).is_some(),
+            "OpenClaw's {name} calls {target}, which the catalogue does not classify"
+        );
+    }
+    // OpenClaw's own scope table, mapped: operator.read → viewer, operator.write and
+    // operator.approvals → operator.
+    let role_of = |name: &str| {
+        let (_, target) = switchboard::ws::OPENCLAW_METHODS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap();
+        catalogue::lookup(target).unwrap().access.as_str()
+    };
+    for name in [
+        "status",
+        "agents.list",
+        "sessions.list",
+        "sessions.describe",
+        "sessions.subscribe",
+        "chat.history",
+        "commands.list",
+        "models.list",
+        "config.get",
+    ] {
+        assert_eq!(role_of(name), "viewer", "{name} is operator.read");
+    }
+    for name in [
+        "chat.send",
+        "chat.abort",
+        "agent",
+        "plugin.approval.list",
+        "plugin.approval.resolve",
+        "question.list",
+    ] {
+        assert_eq!(role_of(name), "operator", "{name} needs write/approvals");
+    }
+}
+
+#[test]
+fn the_readme_openclaw_methods_table_is_the_dialects() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let table = readme
+        .split("<!-- openclaw-methods:begin -->\n")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- openclaw-methods:end -->").next())
+        .unwrap_or_default();
+    let expected = switchboard::ws::openclaw_markdown_table();
+    assert_eq!(
+        table, expected,
+        "paste this between the README's openclaw-methods markers:\n{expected}"
+    );
+}

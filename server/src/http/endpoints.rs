@@ -79,6 +79,9 @@ impl Endpoints {
             read_timeout: server.read_timeout(),
             max_response_bytes: MAX_RESPONSE_BYTES as usize,
             max_batch_entries: MAX_BATCH_ENTRIES as usize,
+            approval_timeout_ms: i64::try_from(state.config.approvals.timeout_s)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000),
         };
         Endpoints {
             methods,

@@ -36,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{parse_request, to_frame_with};
 use super::jsonrpc::{Incoming, parse_message};
+use super::openclaw::{OpenClaw, Rewritten, asks_for_openclaw};
 use super::{EventQueue, FrameRpcService};
 use crate::connections::{Closer, ConnectionRegistry, ConnectionState, Protocol};
 use crate::hub::{EventHub, EventSink};
@@ -91,6 +92,8 @@ pub struct FrameLimits {
     pub max_response_bytes: usize,
     /// Entries of one JSON-RPC batch, at most (`/rpc`).
     pub max_batch_entries: usize,
+    /// `approvals.timeout_s` in ms (the OpenClaw dialect shows when an approval expires).
+    pub approval_timeout_ms: i64,
 }
 
 /// The connection's close signal: the first reason wins; every task watches the token.
@@ -186,6 +189,7 @@ pub async fn serve_connection<L>(
         state: state.clone(),
         seq: 0,
         batch: Vec::new(),
+        openclaw: None,
     };
     if dialect == Dialect::Frames {
         // Only the text is kept: a JSON value held for the connection's life would cost every
@@ -261,6 +265,11 @@ pub async fn serve_connection<L>(
             }
             Step::Ping => {
                 out.batch.push(Message::Ping(Default::default()));
+                if connected && let Some(openclaw) = out.openclaw.as_mut() {
+                    // OpenClaw's clients hear nothing of pings: they need a `tick`.
+                    let tick = openclaw.tick(&mut out.seq);
+                    out.batch.push(Message::Text(tick.into()));
+                }
                 continue;
             }
             Step::ReadDeadline => {
@@ -312,6 +321,22 @@ pub async fn serve_connection<L>(
         let work = match dialect {
             Dialect::Frames => match parse_request(&text) {
                 Ok((id, method, params)) => {
+                    if !connected && method == "connect" {
+                        out.openclaw = asks_for_openclaw(params.as_deref())
+                            .then(|| OpenClaw::new(&id, limits.approval_timeout_ms));
+                    }
+                    let (method, params) = match out.openclaw.as_mut() {
+                        Some(openclaw) if connected => {
+                            match openclaw.rewrite(&id, method, params) {
+                                Rewritten::Call { method, params } => (method, params),
+                                Rewritten::Answered(frame) => {
+                                    out.answer_frame(frame);
+                                    continue;
+                                }
+                            }
+                        }
+                        _ => (method, params),
+                    };
                     let mut request = Request::owned(method, params, id);
                     *request.extensions_mut() = extensions.clone();
                     Work::Call(request)
@@ -458,6 +483,8 @@ struct Outbound {
     /// Events written on this connection (the frames' `seq`).
     seq: u64,
     batch: Vec<Message>,
+    /// The OpenClaw dialect's state, on a connection that asked for it.
+    openclaw: Option<OpenClaw>,
 }
 
 impl Outbound {
@@ -469,8 +496,17 @@ impl Outbound {
             self.batch.push(Message::Text(text.into()));
             return;
         }
-        let replace = |result: &str| self.state.take_subscribe_reply(result);
+        let state = &self.state;
+        let replace = |result: &str| state.take_subscribe_reply(result);
         let body = self.events.as_ref().and_then(|e| e.body_for(&json));
+        if let Some(openclaw) = self.openclaw.as_mut() {
+            let mut frames = Vec::new();
+            let message = body.as_deref().unwrap_or(&json);
+            openclaw.outbound(message, &mut self.seq, &replace, &mut frames);
+            self.batch
+                .extend(frames.into_iter().map(|f| Message::Text(f.into())));
+            return;
+        }
         let text = match body {
             Some(body) => to_frame_with(&body, &mut self.seq, &replace),
             None => to_frame_with(&json, &mut self.seq, &replace),
@@ -493,6 +529,12 @@ impl Outbound {
     fn answer(&mut self, reply: Box<RawValue>) {
         self.gather(usize::MAX);
         self.push(reply);
+    }
+
+    /// A frame made here (the OpenClaw dialect's own answers), behind everything queued.
+    fn answer_frame(&mut self, frame: String) {
+        self.gather(usize::MAX);
+        self.batch.push(Message::Text(frame.into()));
     }
 
     /// A call's response, answered here.

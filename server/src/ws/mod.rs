@@ -6,9 +6,11 @@
 pub mod codec;
 mod connection;
 pub mod jsonrpc;
+mod openclaw;
 mod outbound;
 mod service;
 
 pub use connection::{Dialect, FrameLimits, next_connection_id, serve_connection};
+pub use openclaw::{OPENCLAW_METHODS, markdown_table as openclaw_markdown_table};
 pub use outbound::EventQueue;
 pub use service::FrameRpcService;
