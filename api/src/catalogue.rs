@@ -73,19 +73,29 @@ pub const CATALOGUE: &[MethodSpec] = &[
         "configured agents `{id, kind, model?, description?}`",
     ),
     entry(
+        "models.list",
+        VIEWER,
+        "one model per configured agent `{id, name, provider, agentId}`",
+    ),
+    entry(
+        "commands.list",
+        VIEWER,
+        "`{commands:[]}`: the gateway has no slash commands (a client's are its own)",
+    ),
+    entry(
         "sessions.list",
         VIEWER,
-        "`{agentId?, userId?, limit?, cursor?}` → sessions, newest first, and `nextCursor`",
+        "`{agentId?, userId?, limit?, cursor?, includeLastMessage?}` → sessions, newest first (with `key` when keyed, `lastMessagePreview` when asked), and `nextCursor`",
     ),
     entry(
         "sessions.get",
         VIEWER,
-        "`{sessionId}` → one session with its running state, active run and totals",
+        "`{sessionId | sessionKey}` → one session with its running state, active run and totals",
     ),
     entry(
         "chat.history",
         VIEWER,
-        "`{sessionId, limit?, before?}` → messages oldest first and `hasMore`",
+        "`{sessionId | sessionKey, limit?, before?}` → messages oldest first and `hasMore` (by key: also `sessionId`, `sessionKey`)",
     ),
     entry(
         "subscribe",
@@ -99,14 +109,29 @@ pub const CATALOGUE: &[MethodSpec] = &[
         "pending tool approvals `{approvalId, sessionId, runId, toolCallId, tool, input, risk, createdAt}`",
     ),
     entry(
+        "config.public",
+        VIEWER,
+        "keepalive and frame limits, `limits` and agents `{id, kind, model?}` — no URLs, paths or secrets",
+    ),
+    entry(
         "chat.send",
         OPERATOR,
-        "`{agentId, message, sessionId?, idempotencyKey?}` → after the run: `{content, sessionId, runId, usage, stopReason}`",
+        "`{agentId?, message, sessionId? | sessionKey?, idempotencyKey?}` → after the run: `{content, sessionId, runId, usage, stopReason}`; an unknown `sessionKey` creates the session",
+    ),
+    entry(
+        "chat.start",
+        OPERATOR,
+        "like `chat.send`, answered once the run is durably queued: `{runId, sessionId, sessionKey}`; the run's events follow on the connection",
     ),
     entry(
         "chat.abort",
         OPERATOR,
-        "`{sessionId, runId?}` → `{aborted}`; the run ends `aborted`, keeping its partial reply",
+        "`{sessionId | sessionKey, runId?}` → `{aborted}`; the run ends `aborted`, keeping its partial reply",
+    ),
+    entry(
+        "question.list",
+        OPERATOR,
+        "`{questions:[]}`: questions agents wait on (agents here ask none)",
     ),
     entry(
         "approvals.resolve",

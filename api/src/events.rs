@@ -282,6 +282,9 @@ pub struct SessionSummary {
     pub message_count: i64,
     /// The last `sessionSeq` (0: no events yet).
     pub last_seq: i64,
+    /// Its session key, when it has one (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// `session.deleted`: `{id, agentId, sessionId}` (`sessionId` repeats `id`).
@@ -421,6 +424,7 @@ mod tests {
             updated_at: 5,
             message_count: 2,
             last_seq: 9,
+            key: None,
         };
         assert_eq!(
             parsed(&Event::SessionUpdated(updated.clone()).payload_json()),
@@ -428,13 +432,21 @@ mod tests {
         );
         let created = Event::SessionCreated(SessionSummary {
             created_at: Some(4),
-            ..updated
+            ..updated.clone()
         });
         assert_eq!(
             parsed(&created.payload_json()),
             json!({ "id": "ses_1", "agentId": "main", "userId": "u", "title": "hi", "createdAt": 4, "updatedAt": 5, "messageCount": 2, "lastSeq": 9 })
         );
         assert!(created.is_lifecycle());
+        let keyed = Event::SessionUpdated(SessionSummary {
+            key: Some("agent:main:side".to_owned()),
+            ..updated
+        });
+        assert_eq!(
+            parsed(&keyed.payload_json()),
+            json!({ "id": "ses_1", "agentId": "main", "userId": "u", "title": "hi", "updatedAt": 5, "messageCount": 2, "lastSeq": 9, "key": "agent:main:side" })
+        );
     }
 
     #[test]

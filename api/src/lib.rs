@@ -7,6 +7,7 @@ mod error;
 pub mod events;
 mod role;
 pub mod rpc;
+pub mod session_key;
 mod status;
 pub mod types;
 

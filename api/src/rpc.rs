@@ -10,8 +10,9 @@ use jsonrpsee::proc_macros::rpc;
 
 use crate::Role;
 use crate::types::{
-    AbortResult, AgentList, ApprovalList, ChatSendResult, DeleteResult, History, ResolveResult,
-    SessionDetail, SessionList,
+    AbortResult, AgentList, ApprovalList, ChatSendResult, ChatStartResult, CommandList,
+    DeleteResult, History, ModelList, PublicConfig, QuestionList, ResolveResult, SessionDetail,
+    SessionList,
 };
 use crate::types::{
     AuditList, ClientInfo, ConnectAuth, ConnectResult, ConnectionList, CreatedTokenInfo,
@@ -112,7 +113,7 @@ pub trait AuditApi {
     async fn list(&self, limit: Option<u64>, before: Option<i64>) -> RpcResult<AuditList>;
 }
 
-/// `config.get`.
+/// `config.get`, `config.public`.
 #[cfg_attr(
     not(feature = "client"),
     rpc(server, namespace = "config", namespace_separator = ".")
@@ -125,9 +126,16 @@ pub trait ConfigApi {
     /// The effective configuration, secrets redacted.
     #[method(name = "get")]
     fn get(&self) -> RpcResult<serde_json::Value>;
+
+    /// What any reader may know of the configuration: keepalive and frame limits, `limits`,
+    /// agents — no URLs, paths, tokens or store location.
+    #[method(name = "public")]
+    fn public(&self) -> RpcResult<PublicConfig>;
 }
 
-/// `chat.send`, `chat.abort`, `chat.history`.
+/// `chat.send`, `chat.start`, `chat.abort`, `chat.history`. Each names its session by
+/// `sessionId` or by `sessionKey` (`agent:<agentId>:<name>`; a bare name belongs to `agentId` or
+/// `main`), not both.
 #[cfg_attr(
     not(feature = "client"),
     rpc(server, namespace = "chat", namespace_separator = ".")
@@ -145,15 +153,30 @@ pub trait ChatApi {
         #[argument(rename = "agentId")] agent_id: Option<String>,
         message: Option<serde_json::Value>,
         #[argument(rename = "sessionId")] session_id: Option<String>,
+        #[argument(rename = "sessionKey")] session_key: Option<String>,
         channel: Option<String>,
         #[argument(rename = "idempotencyKey")] idempotency_key: Option<String>,
     ) -> RpcResult<ChatSendResult>;
+
+    /// Like `send`, but answers as soon as the run is durably queued; the caller's `/ws`
+    /// connection receives the run's events until it ends.
+    #[method(name = "start", param_kind = map, with_extensions)]
+    async fn start(
+        &self,
+        #[argument(rename = "agentId")] agent_id: Option<String>,
+        message: Option<serde_json::Value>,
+        #[argument(rename = "sessionId")] session_id: Option<String>,
+        #[argument(rename = "sessionKey")] session_key: Option<String>,
+        #[argument(rename = "idempotencyKey")] idempotency_key: Option<String>,
+    ) -> RpcResult<ChatStartResult>;
 
     /// Aborts the session's running run (or the named queued one).
     #[method(name = "abort", param_kind = map, with_extensions)]
     async fn abort(
         &self,
-        #[argument(rename = "sessionId")] session_id: String,
+        #[argument(rename = "sessionId")] session_id: Option<String>,
+        #[argument(rename = "sessionKey")] session_key: Option<String>,
+        #[argument(rename = "agentId")] agent_id: Option<String>,
         #[argument(rename = "runId")] run_id: Option<String>,
     ) -> RpcResult<AbortResult>;
 
@@ -161,7 +184,9 @@ pub trait ChatApi {
     #[method(name = "history", param_kind = map)]
     async fn history(
         &self,
-        #[argument(rename = "sessionId")] session_id: String,
+        #[argument(rename = "sessionId")] session_id: Option<String>,
+        #[argument(rename = "sessionKey")] session_key: Option<String>,
+        #[argument(rename = "agentId")] agent_id: Option<String>,
         limit: Option<u64>,
         before: Option<i64>,
     ) -> RpcResult<History>;
@@ -185,13 +210,16 @@ pub trait SessionsApi {
         #[argument(rename = "userId")] user_id: Option<String>,
         limit: Option<u64>,
         cursor: Option<String>,
+        #[argument(rename = "includeLastMessage")] include_last_message: Option<bool>,
     ) -> RpcResult<SessionList>;
 
-    /// One session.
+    /// One session, by `sessionId` or `sessionKey`.
     #[method(name = "get", param_kind = map)]
     async fn get(
         &self,
-        #[argument(rename = "sessionId")] session_id: String,
+        #[argument(rename = "sessionId")] session_id: Option<String>,
+        #[argument(rename = "sessionKey")] session_key: Option<String>,
+        #[argument(rename = "agentId")] agent_id: Option<String>,
     ) -> RpcResult<SessionDetail>;
 
     /// Deletes a session with its messages and events, telling live subscribers.
@@ -215,6 +243,51 @@ pub trait AgentsApi {
     /// Configured agents.
     #[method(name = "list")]
     fn list(&self) -> RpcResult<AgentList>;
+}
+
+/// `models.list`.
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "models", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "models", namespace_separator = ".")
+)]
+pub trait ModelsApi {
+    /// One model per configured agent.
+    #[method(name = "list")]
+    fn list(&self) -> RpcResult<ModelList>;
+}
+
+/// `commands.list`.
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "commands", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "commands", namespace_separator = ".")
+)]
+pub trait CommandsApi {
+    /// Slash commands the gateway offers: none (a client's are its own).
+    #[method(name = "list")]
+    fn list(&self) -> RpcResult<CommandList>;
+}
+
+/// `question.list`.
+#[cfg_attr(
+    not(feature = "client"),
+    rpc(server, namespace = "question", namespace_separator = ".")
+)]
+#[cfg_attr(
+    feature = "client",
+    rpc(server, client, namespace = "question", namespace_separator = ".")
+)]
+pub trait QuestionApi {
+    /// Questions agents wait on: none (agents here ask none).
+    #[method(name = "list")]
+    fn list(&self) -> RpcResult<QuestionList>;
 }
 
 /// `subscribe` / `unsubscribe`: events as notifications of method `event`.

@@ -17,6 +17,9 @@ pub enum StoreError {
     /// Another run already holds this idempotency key (within the key's window).
     #[error("a run with this idempotency key exists")]
     DuplicateKey,
+    /// Another session already holds this session key.
+    #[error("a session with this key exists")]
+    DuplicateSessionKey,
     /// The store's writer task stopped (the runtime is shutting down).
     #[error("the store's writer stopped")]
     WriterStopped,

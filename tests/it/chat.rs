@@ -1004,6 +1004,7 @@ async fn over_rpc_the_typed_client_chats_and_subscribes_with_notifications() {
             None,
             None,
             None,
+            None,
         )
         .await
         .unwrap();
@@ -1025,6 +1026,7 @@ async fn over_rpc_the_typed_client_chats_and_subscribes_with_notifications() {
             Some(first.session_id.clone()),
             None,
             None,
+            None,
         )
         .await
         .unwrap();
@@ -1038,7 +1040,10 @@ async fn over_rpc_the_typed_client_chats_and_subscribes_with_notifications() {
         [6, 7, 8, 9]
     );
     assert_eq!(live[1].0, "chat");
-    let detail = client.get(second.session_id.clone()).await.unwrap();
+    let detail = client
+        .get(Some(second.session_id.clone()), None, None)
+        .await
+        .unwrap();
     assert_eq!(detail.session.message_count, 4);
     events.unsubscribe().await.unwrap();
 }

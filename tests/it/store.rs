@@ -15,6 +15,7 @@ fn session(id: &str, at: i64) -> NewSession {
         user_id: "alice".to_owned(),
         title: format!("title {id}"),
         created_at: at,
+        key: None,
     }
 }
 

@@ -40,6 +40,18 @@ pub struct ChatSendResult {
     pub stop_reason: StopReason,
 }
 
+/// `chat.start`'s reply, as soon as the run is durably queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatStartResult {
+    /// The run (its events follow on the caller's connection).
+    pub run_id: String,
+    /// The session (new when none was given or the key was new).
+    pub session_id: String,
+    /// The session's key: its stored key, else `agent:<agentId>:<sessionId>`.
+    pub session_key: String,
+}
+
 /// `chat.abort`'s reply.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AbortResult {
@@ -74,6 +86,13 @@ pub struct History {
     pub messages: Vec<MessageInfo>,
     /// Whether older messages remain.
     pub has_more: bool,
+    /// The session, when it was named by `sessionKey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The session's key, when it was named by `sessionKey` (its stored key, else
+    /// `agent:<agentId>:<sessionId>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<String>,
 }
 
 /// A session's summary.
@@ -98,6 +117,13 @@ pub struct SessionInfo {
     pub running: bool,
     /// The last `sessionSeq` (0: no events yet).
     pub last_seq: i64,
+    /// Its session key, when it has one (`agent:<agentId>:<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The last message's text, at most 120 characters (`sessions.list` with
+    /// `includeLastMessage`, on sessions with messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message_preview: Option<String>,
 }
 
 /// `sessions.list`'s reply.
@@ -152,6 +178,42 @@ pub struct AgentInfo {
 pub struct AgentList {
     /// Every configured agent.
     pub agents: Vec<AgentInfo>,
+}
+
+/// One model, per configured agent (`models.list`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    /// The agent's model, else the agent's kind (`echo`).
+    pub id: String,
+    /// A name to show: the same.
+    pub name: String,
+    /// The agent's kind (`echo`, `openai`).
+    pub provider: String,
+    /// The agent that answers with it.
+    pub agent_id: String,
+}
+
+/// `models.list`'s reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelList {
+    /// One per configured agent.
+    pub models: Vec<ModelInfo>,
+}
+
+/// `commands.list`'s reply: the gateway has no slash commands of its own (a client's are its
+/// own), so the list is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CommandList {
+    /// Always empty.
+    pub commands: Vec<serde_json::Value>,
+}
+
+/// `question.list`'s reply: agents here ask no questions, so the list is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct QuestionList {
+    /// Always empty.
+    pub questions: Vec<serde_json::Value>,
 }
 
 /// One pushed event: the name and its payload (session-scoped payloads carry `sessionId`,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod chat;
+mod config;
 mod connect;
 mod gateway;
 
@@ -11,9 +12,10 @@ pub use admin::{
     RevokeResult, TokenInfo, TokenList,
 };
 pub use chat::{
-    AbortResult, AgentInfo, AgentList, ApprovalInfo, ApprovalList, ChatSendResult, DeleteResult,
-    EventMessage, History, MessageInfo, ResolveResult, SessionDetail, SessionInfo, SessionList,
-    StopReason, Usage,
+    AbortResult, AgentInfo, AgentList, ApprovalInfo, ApprovalList, ChatSendResult, ChatStartResult,
+    CommandList, DeleteResult, EventMessage, History, MessageInfo, ModelInfo, ModelList,
+    QuestionList, ResolveResult, SessionDetail, SessionInfo, SessionList, StopReason, Usage,
 };
+pub use config::{PublicAgent, PublicConfig, PublicLimits, PublicServerConfig};
 pub use connect::{ClientInfo, ConnectAuth, ConnectResult, Limits, ServerInfo};
 pub use gateway::{HealthResult, NodeStatus, StatusResult};

@@ -9,7 +9,9 @@ mod connect;
 mod connections;
 mod events;
 mod gateway;
+mod lists;
 mod module;
+mod session_ref;
 mod sessions;
 mod tokens;
 
@@ -20,6 +22,7 @@ pub use config::ConfigMethods;
 pub use connections::ConnectionMethods;
 pub use events::EventMethods;
 pub use gateway::GatewayMethods;
+pub use lists::ListMethods;
 pub use module::{build_methods, build_module};
 pub use sessions::{AgentMethods, SessionMethods};
 pub use tokens::TokenMethods;

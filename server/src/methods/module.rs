@@ -2,13 +2,14 @@
 
 use jsonrpsee::{Methods, RpcModule};
 use switchboard_api::rpc::{
-    AgentsApiServer, ApprovalsApiServer, AuditApiServer, ChatApiServer, ConfigApiServer,
-    ConnectionsApiServer, EventsApiServer, GatewayApiServer, SessionsApiServer, TokensApiServer,
+    AgentsApiServer, ApprovalsApiServer, AuditApiServer, ChatApiServer, CommandsApiServer,
+    ConfigApiServer, ConnectionsApiServer, EventsApiServer, GatewayApiServer, ModelsApiServer,
+    QuestionApiServer, SessionsApiServer, TokensApiServer,
 };
 
 use super::{
     AgentMethods, ApprovalMethods, AuditMethods, ChatMethods, ConfigMethods, ConnectionMethods,
-    EventMethods, GatewayMethods, SessionMethods, TokenMethods,
+    EventMethods, GatewayMethods, ListMethods, SessionMethods, TokenMethods,
 };
 use crate::AppState;
 
@@ -20,7 +21,7 @@ pub fn build_methods(state: &AppState) -> Methods {
 /// The merged module (also used to list the registered method names).
 pub fn build_module(state: &AppState) -> RpcModule<()> {
     let mut module = RpcModule::new(());
-    let parts: [Methods; 10] = [
+    let parts: [Methods; 13] = [
         ApprovalMethods::new(state.clone()).into_rpc().into(),
         ChatMethods::new(state.clone()).into_rpc().into(),
         SessionMethods::new(state.clone()).into_rpc().into(),
@@ -31,6 +32,9 @@ pub fn build_module(state: &AppState) -> RpcModule<()> {
         ConnectionMethods::new(state.clone()).into_rpc().into(),
         AuditMethods::new(state.clone()).into_rpc().into(),
         ConfigMethods::new(state.clone()).into_rpc().into(),
+        ModelsApiServer::into_rpc(ListMethods::new(state.clone())).into(),
+        CommandsApiServer::into_rpc(ListMethods::new(state.clone())).into(),
+        QuestionApiServer::into_rpc(ListMethods::new(state.clone())).into(),
     ];
     for part in parts {
         // Names are unique by construction (one family per namespace); a clash is a bug

@@ -11,9 +11,13 @@ use switchboard_api::types::{
 use switchboard_storage::{SessionQuery, SessionRecord};
 
 use super::caller;
+use super::session_ref::SessionRef;
 use crate::AppState;
 use crate::hub::HubEvent;
 use crate::rpc::ApiError;
+
+/// Characters of a session's last message `sessions.list` shows with `includeLastMessage`.
+const PREVIEW_CHARS: usize = 120;
 
 /// Sessions per page by default and at most.
 const DEFAULT_PAGE: u64 = 50;
@@ -51,6 +55,8 @@ impl SessionMethods {
             message_count: s.message_count,
             running: active.is_some(),
             last_seq: s.last_seq,
+            key: s.key.clone(),
+            last_message_preview: None,
         }
     }
 }
@@ -84,6 +90,7 @@ impl SessionsApiServer for SessionMethods {
         user_id: Option<String>,
         limit: Option<u64>,
         cursor: Option<String>,
+        include_last_message: Option<bool>,
     ) -> RpcResult<SessionList> {
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if limit == 0 || limit > MAX_PAGE {
@@ -110,20 +117,39 @@ impl SessionsApiServer for SessionMethods {
             .then(|| page.last().map(|s| format!("{}.{}", s.updated_at, s.id)))
             .flatten();
         let elsewhere = self.running_elsewhere(&page).await?;
+        let mut sessions: Vec<SessionInfo> =
+            page.iter().map(|s| self.info(s, &elsewhere)).collect();
+        if include_last_message == Some(true) {
+            let ids: Vec<String> = page.iter().map(|s| s.id.clone()).collect();
+            let last = self
+                .state
+                .store
+                .last_messages(&ids)
+                .await
+                .map_err(ApiError::from)?;
+            for info in &mut sessions {
+                info.last_message_preview = last
+                    .iter()
+                    .find(|m| m.session_id == info.id)
+                    .map(|m| m.content.chars().take(PREVIEW_CHARS).collect());
+            }
+        }
         Ok(SessionList {
-            sessions: page.iter().map(|s| self.info(s, &elsewhere)).collect(),
+            sessions,
             next_cursor,
         })
     }
 
-    async fn get(&self, session_id: String) -> RpcResult<SessionDetail> {
-        let session = self
-            .state
-            .store
-            .get_session(&session_id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::NotFound(format!("no session {session_id}")))?;
+    async fn get(
+        &self,
+        session_id: Option<String>,
+        session_key: Option<String>,
+        agent_id: Option<String>,
+    ) -> RpcResult<SessionDetail> {
+        let session =
+            SessionRef::from_params(&self.state, session_id, session_key, agent_id.as_deref())?
+                .require(&self.state)
+                .await?;
         let (mut active_run_id, mut queued) = self.state.runs.session_state(&session.id);
         if self.state.bus.broker().is_cluster() && active_run_id.is_none() && queued == 0 {
             // Its runs may execute on another node: the store knows.

@@ -373,6 +373,7 @@ pub(super) async fn announce_update(
             updated_at: session.updated_at,
             message_count: session.message_count,
             last_seq: session.last_seq,
+            key: session.key,
         });
         inner.bus.lifecycle(&HubEvent::lifecycle(
             &session.id,

@@ -21,6 +21,8 @@ const MAX_KEYS: usize = 100_000;
 pub struct FirstRun {
     /// Its run id.
     pub run_id: String,
+    /// Its session.
+    pub session_id: String,
     /// Its outcome, once known.
     pub outcome: watch::Receiver<Option<RunOutcome>>,
 }

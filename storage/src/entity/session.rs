@@ -30,6 +30,9 @@ pub struct Model {
     /// Cost summed over the session's runs, in the pricing table's currency.
     #[sea_orm(column_type = "Double")]
     pub cost: f64,
+    /// The name a client gave it (`agent:<agentId>:<name>`), unique; `None` for sessions
+    /// addressed by id only.
+    pub key: Option<String>,
 }
 
 /// Messages, runs, events and approvals belong to a session.

@@ -13,6 +13,7 @@ mod m20261122_000007_create_audit;
 mod m20261130_000008_runs_message;
 mod m20261203_000001_audit_principal;
 mod m20261204_000001_session_leases;
+mod m20261210_000001_session_keys;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000008_runs_message::Migration),
             Box::new(m20261203_000001_audit_principal::Migration),
             Box::new(m20261204_000001_session_leases::Migration),
+            Box::new(m20261210_000001_session_keys::Migration),
         ]
     }
 }

@@ -1,6 +1,6 @@
 //! Messages: append (counting them on the session) and page through history.
 
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, UpdateMany,
@@ -53,6 +53,26 @@ impl Store {
             .filter(message::Column::Role.eq("assistant"))
             .order_by_desc(message::Column::Id)
             .one(self.conn())
+            .await?)
+    }
+
+    /// The last message of each of `session_ids` that has one (one query, for list pages).
+    pub async fn last_messages(
+        &self,
+        session_ids: &[String],
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        if session_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let last_ids = Query::select()
+            .expr(Expr::col(message::Column::Id).max())
+            .from(message::Entity)
+            .and_where(message::Column::SessionId.is_in(session_ids.iter().cloned()))
+            .group_by_col(message::Column::SessionId)
+            .to_owned();
+        Ok(message::Entity::find()
+            .filter(message::Column::Id.in_subquery(last_ids))
+            .all(self.conn())
             .await?)
     }
 

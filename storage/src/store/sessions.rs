@@ -22,10 +22,29 @@ pub struct NewSession {
     pub title: String,
     /// Creation time, unix ms.
     pub created_at: i64,
+    /// Its session key (`agent:<agentId>:<name>`), unique across sessions; `None`: addressed
+    /// by id only.
+    pub key: Option<String>,
 }
 
 /// A stored session.
 pub type SessionRecord = session::Model;
+
+/// A new session refused because its key is taken: [`StoreError::DuplicateSessionKey`]
+/// (SQLite names the column, PostgreSQL the index).
+fn duplicate_session_key(keyed: bool, e: sea_orm::DbErr) -> StoreError {
+    let taken = keyed
+        && matches!(
+            e.sql_err(),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(ref what))
+                if what.contains("sessions.key") || what.contains("uq_sessions_key")
+        );
+    if taken {
+        StoreError::DuplicateSessionKey
+    } else {
+        StoreError::Db(e)
+    }
+}
 
 /// Filters and paging for [`Store::list_sessions`]. Sessions come newest-updated first.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +60,9 @@ pub struct SessionQuery {
 }
 
 impl Store {
-    /// Creates a session with no messages and no events.
+    /// Creates a session with no messages and no events. [`StoreError::DuplicateSessionKey`]
+    /// when another session holds its key already (read that one with
+    /// [`Store::get_session_by_key`]).
     pub async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
         let model = session::Model {
             id: new.id,
@@ -55,6 +76,7 @@ impl Store {
             input_tokens: 0,
             output_tokens: 0,
             cost: 0.0,
+            key: new.key,
         };
         session::Entity::insert(session::ActiveModel {
             id: Set(model.id.clone()),
@@ -68,10 +90,20 @@ impl Store {
             input_tokens: Set(0),
             output_tokens: Set(0),
             cost: Set(0.0),
+            key: Set(model.key.clone()),
         })
         .exec(self.conn())
-        .await?;
+        .await
+        .map_err(|e| duplicate_session_key(model.key.is_some(), e))?;
         Ok(model)
+    }
+
+    /// The session holding session key `key`.
+    pub async fn get_session_by_key(&self, key: &str) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(session::Entity::find()
+            .filter(session::Column::Key.eq(key))
+            .one(self.conn())
+            .await?)
     }
 
     /// One session by id.
