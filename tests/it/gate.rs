@@ -299,6 +299,9 @@ fn every_openclaw_method_calls_a_method_of_the_catalogue() {
         "commands.list",
         "models.list",
         "config.get",
+        // OpenClaw asks operator.approvals to list approvals; here viewers see pending
+        // approvals read-only (SPEC §8 `approvals.list`), so listing them is a read.
+        "plugin.approval.list",
     ] {
         assert_eq!(role_of(name), "viewer", "{name} is operator.read");
     }
@@ -306,7 +309,6 @@ fn every_openclaw_method_calls_a_method_of_the_catalogue() {
         "chat.send",
         "chat.abort",
         "agent",
-        "plugin.approval.list",
         "plugin.approval.resolve",
         "question.list",
     ] {
