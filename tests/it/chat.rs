@@ -1086,3 +1086,424 @@ async fn the_streaming_flow_and_resume_on_postgres() {
         .await;
     assert_eq!(history["payload"]["messages"].as_array().unwrap().len(), 2);
 }
+
+// --- Session keys and chat.start (SPEC §16: shared by both dialects) ---
+
+/// `chat.start` on a connected `/ws` client: the response (events that came before it stay in
+/// `c.events`).
+async fn start(c: &mut WsClient, params: Value) -> Value {
+    c.call("chat.start", params).await
+}
+
+/// Reads until run `run`'s final `agent` event; returns every event of that run seen (also
+/// those read while waiting for earlier responses).
+async fn run_events(c: &mut WsClient, run: &str) -> Vec<Value> {
+    let got = events_until(c, |e| is_run_end(e) && e["payload"]["runId"] == run).await;
+    got.into_iter()
+        .filter(|e| e["type"] == "event" && e["payload"]["runId"] == run)
+        .collect()
+}
+
+/// Waits until the session's history holds `n` messages; returns them.
+async fn history_of(c: &mut WsClient, session: &str, n: usize) -> Vec<Value> {
+    for _ in 0..300 {
+        let history = c
+            .call("chat.history", json!({ "sessionId": session }))
+            .await;
+        let messages = history["payload"]["messages"].as_array().unwrap().clone();
+        if messages.len() >= n {
+            return messages;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("session {session} never reached {n} messages");
+}
+
+#[tokio::test]
+async fn a_session_key_names_one_session_in_send_history_get_and_list() {
+    let server = TestServer::start(&[]).await;
+    let mut c = operator(&server).await;
+    let mut watcher = WsClient::connected(server.addr, None, "w").await;
+    watcher
+        .call("subscribe", json!({ "topic": "sessions" }))
+        .await;
+    let (first, _) = send(
+        &mut c,
+        json!({ "sessionKey": "agent:main:side", "message": "first in side" }),
+    )
+    .await;
+    assert_eq!(first["ok"], true, "{first}");
+    let session = first["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let created = events_until(&mut watcher, |e| e["event"] == "session.created").await;
+    let created = &created[created.len() - 1]["payload"];
+    assert_eq!(created["key"], "agent:main:side", "{created}");
+    assert_eq!(created["title"], "first in side");
+
+    // The same key — bare, or in capitals — is the same session.
+    for key in ["side", "AGENT:Main:Side"] {
+        let (again, _) = send(&mut c, json!({ "sessionKey": key, "message": "more" })).await;
+        assert_eq!(
+            again["payload"]["sessionId"],
+            session.as_str(),
+            "{key}: {again}"
+        );
+    }
+    let history = c
+        .call(
+            "chat.history",
+            json!({ "sessionKey": "agent:main:side", "limit": 10 }),
+        )
+        .await;
+    let payload = &history["payload"];
+    assert_eq!(payload["sessionId"], session.as_str(), "{history}");
+    assert_eq!(payload["sessionKey"], "agent:main:side");
+    assert_eq!(payload["messages"].as_array().unwrap().len(), 6);
+    let by_id = c
+        .call("chat.history", json!({ "sessionId": session }))
+        .await;
+    assert!(
+        by_id["payload"].get("sessionKey").is_none() && by_id["payload"].get("sessionId").is_none(),
+        "by id, today's shape: {by_id}"
+    );
+
+    let detail = c
+        .call("sessions.get", json!({ "sessionKey": "agent:main:side" }))
+        .await;
+    assert_eq!(detail["payload"]["id"], session.as_str(), "{detail}");
+    assert_eq!(detail["payload"]["key"], "agent:main:side");
+    assert_eq!(detail["payload"]["messageCount"], 6);
+
+    // A session made without a key has none, and is reachable as agent:<agentId>:<id>.
+    let long = "y".repeat(200);
+    let (plain, _) = send(&mut c, json!({ "message": long })).await;
+    let plain_id = plain["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let plain_key = format!("agent:main:{plain_id}");
+    let got = c
+        .call("sessions.get", json!({ "sessionKey": plain_key }))
+        .await;
+    assert_eq!(got["payload"]["id"], plain_id.as_str(), "{got}");
+    assert!(got["payload"].get("key").is_none(), "{got}");
+    let (into_plain, _) = send(
+        &mut c,
+        json!({ "sessionKey": plain_key, "message": "by its id" }),
+    )
+    .await;
+    assert_eq!(into_plain["payload"]["sessionId"], plain_id.as_str());
+
+    let list = c.call("sessions.list", json!({})).await;
+    let rows = list["payload"]["sessions"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{list}");
+    let keyed = rows.iter().find(|r| r["id"] == session.as_str()).unwrap();
+    assert_eq!(keyed["key"], "agent:main:side");
+    assert!(
+        rows.iter().all(|r| r.get("lastMessagePreview").is_none()),
+        "previews only when asked: {list}"
+    );
+    let unkeyed = rows.iter().find(|r| r["id"] == plain_id.as_str()).unwrap();
+    assert!(unkeyed.get("key").is_none(), "{unkeyed}");
+
+    let list = c
+        .call("sessions.list", json!({ "includeLastMessage": true }))
+        .await;
+    let rows = list["payload"]["sessions"].as_array().unwrap();
+    let preview = |id: &str| {
+        rows.iter().find(|r| r["id"] == id).unwrap()["lastMessagePreview"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(preview(&session), "more");
+    assert_eq!(preview(&plain_id), "by its id");
+    let (_, _) = send(&mut c, json!({ "sessionId": plain_id, "message": long })).await;
+    let list = c
+        .call("sessions.list", json!({ "includeLastMessage": true }))
+        .await;
+    let row = list["payload"]["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == plain_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        row["lastMessagePreview"],
+        "y".repeat(120),
+        "at most 120 characters"
+    );
+}
+
+#[tokio::test]
+async fn chat_start_answers_once_queued_and_the_connection_gets_the_run_to_its_end() {
+    let server = TestServer::start(&[("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "40")]).await;
+    let mut c = operator(&server).await;
+    let words = (0..15)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    c.events.clear();
+    let res = start(&mut c, json!({ "message": words })).await;
+    assert_eq!(res["ok"], true, "{res}");
+    let payload = &res["payload"];
+    let (run, session) = (
+        payload["runId"].as_str().unwrap().to_owned(),
+        payload["sessionId"].as_str().unwrap().to_owned(),
+    );
+    assert!(
+        run.starts_with("run_") && session.starts_with("ses_"),
+        "{res}"
+    );
+    assert_eq!(
+        payload["sessionKey"],
+        format!("agent:main:{session}"),
+        "an unkeyed session's key"
+    );
+    assert_eq!(payload.as_object().unwrap().len(), 3, "{payload}");
+    assert!(
+        !c.events.iter().any(is_run_end),
+        "answered before the run ended: {:?}",
+        c.events
+    );
+    let events = run_events(&mut c, &run).await;
+    let chat: String = events
+        .iter()
+        .filter(|e| e["event"] == "chat")
+        .map(|e| e["payload"]["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(chat, words, "every delta, without subscribing");
+    assert_eq!(events[events.len() - 1]["payload"]["status"], "completed");
+    let history = history_of(&mut c, &session, 2).await;
+    assert_eq!(history[1]["content"], words.as_str());
+
+    // Into an existing session, by key.
+    let keyed = start(
+        &mut c,
+        json!({ "sessionKey": "agent:main:work", "message": "a b" }),
+    )
+    .await;
+    assert_eq!(keyed["payload"]["sessionKey"], "agent:main:work", "{keyed}");
+    let keyed_session = keyed["payload"]["sessionId"].as_str().unwrap().to_owned();
+    run_events(&mut c, keyed["payload"]["runId"].as_str().unwrap()).await;
+    let again = start(&mut c, json!({ "sessionKey": "work", "message": "c" })).await;
+    assert_eq!(again["payload"]["sessionId"], keyed_session.as_str());
+    run_events(&mut c, again["payload"]["runId"].as_str().unwrap()).await;
+    assert_eq!(history_of(&mut c, &keyed_session, 4).await.len(), 4);
+}
+
+#[tokio::test]
+async fn racing_first_uses_of_a_session_key_make_one_session() {
+    let server = TestServer::start(&[]).await;
+    let mut a = operator(&server).await;
+    let mut b = operator(&server).await;
+    let params = |i: usize| json!({ "sessionKey": "agent:main:race", "message": format!("m{i}") });
+    let mut a_ids = Vec::new();
+    let mut b_ids = Vec::new();
+    for i in 0..5 {
+        a_ids.push(a.send_req("chat.start", params(i)).await);
+        b_ids.push(b.send_req("chat.start", params(10 + i)).await);
+    }
+    let mut sessions = std::collections::BTreeSet::new();
+    let mut runs = std::collections::BTreeSet::new();
+    for (c, ids) in [(&mut a, &a_ids), (&mut b, &b_ids)] {
+        for id in ids {
+            let res = c.response(id).await;
+            assert_eq!(res["ok"], true, "{res}");
+            assert_eq!(res["payload"]["sessionKey"], "agent:main:race");
+            sessions.insert(res["payload"]["sessionId"].as_str().unwrap().to_owned());
+            runs.insert(res["payload"]["runId"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(sessions.len(), 1, "one session: {sessions:?}");
+    assert_eq!(runs.len(), 10, "ten runs");
+    let session = sessions.into_iter().next().unwrap();
+    let list = a.call("sessions.list", json!({})).await;
+    assert_eq!(
+        list["payload"]["sessions"].as_array().unwrap().len(),
+        1,
+        "{list}"
+    );
+    assert_eq!(history_of(&mut a, &session, 20).await.len(), 20);
+}
+
+#[tokio::test]
+async fn a_repeated_idempotency_key_gives_chat_start_the_first_run() {
+    let server = TestServer::start(&[("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "30")]).await;
+    let mut c = operator(&server).await;
+    let params = json!({ "sessionKey": "agent:main:once", "message": "only once", "idempotencyKey": "k-start" });
+    let first = c.send_req("chat.start", params.clone()).await;
+    let second = c.send_req("chat.start", params.clone()).await;
+    let (a, b) = (c.response(&first).await, c.response(&second).await);
+    assert_eq!(a["ok"], true, "{a}");
+    assert_eq!(a["payload"], b["payload"], "while it runs: {a} {b}");
+    let run = a["payload"]["runId"].as_str().unwrap().to_owned();
+    run_events(&mut c, &run).await;
+    let after = start(&mut c, params.clone()).await;
+    assert_eq!(after["payload"], a["payload"], "after it ended");
+    let mut other = operator(&server).await;
+    let elsewhere = start(&mut other, params.clone()).await;
+    assert_ne!(elsewhere["payload"]["runId"], run, "keys are per principal");
+    let sent = c
+        .call(
+            "chat.send",
+            json!({ "message": "only once", "idempotencyKey": "k-start" }),
+        )
+        .await;
+    assert_eq!(
+        sent["payload"]["runId"],
+        run.as_str(),
+        "chat.send shares the key"
+    );
+    let session = a["payload"]["sessionId"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let history = c
+        .call("chat.history", json!({ "sessionId": session }))
+        .await;
+    assert_eq!(
+        history["payload"]["messages"].as_array().unwrap().len(),
+        4,
+        "the first run and the other principal's: {history}"
+    );
+}
+
+#[tokio::test]
+async fn session_names_are_checked_and_unknown_keys_are_not_created_by_reads() {
+    let server = TestServer::start(&[]).await;
+    let mut c = operator(&server).await;
+    let (made, _) = send(&mut c, json!({ "message": "x" })).await;
+    let session = made["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let both = json!({ "sessionId": session, "sessionKey": "agent:main:x", "message": "m" });
+    for method in [
+        "chat.send",
+        "chat.start",
+        "chat.history",
+        "chat.abort",
+        "sessions.get",
+    ] {
+        let res = c.call(method, both.clone()).await;
+        assert_eq!(res["error"]["code"], "INVALID_REQUEST", "{method}: {res}");
+        for bad in ["agent:nobody:x", "agent:main", "agent::x", " "] {
+            let res = c
+                .call(method, json!({ "sessionKey": bad, "message": "m" }))
+                .await;
+            assert_eq!(
+                res["error"]["code"], "INVALID_REQUEST",
+                "{method} {bad}: {res}"
+            );
+        }
+    }
+    let unknown_agent = c
+        .call(
+            "chat.start",
+            json!({ "sessionKey": "agent:nobody:x", "message": "m" }),
+        )
+        .await;
+    assert_eq!(unknown_agent["error"]["message"], "unknown agent nobody");
+    let too_long = format!("agent:main:{}", "k".repeat(250));
+    let res = c
+        .call(
+            "chat.send",
+            json!({ "sessionKey": too_long, "message": "m" }),
+        )
+        .await;
+    assert_eq!(res["error"]["code"], "INVALID_REQUEST", "{res}");
+    for method in ["chat.history", "chat.abort", "sessions.get"] {
+        let res = c
+            .call(method, json!({ "sessionKey": "agent:main:nothing" }))
+            .await;
+        assert_eq!(res["error"]["code"], "NOT_FOUND", "{method}: {res}");
+        assert_eq!(
+            res["error"]["message"], "no session for key agent:main:nothing",
+            "{method}"
+        );
+    }
+    for method in ["chat.history", "chat.abort", "sessions.get"] {
+        let res = c.call(method, json!({})).await;
+        assert_eq!(res["error"]["code"], "INVALID_REQUEST", "{method}: {res}");
+    }
+    let list = c.call("sessions.list", json!({})).await;
+    assert_eq!(
+        list["payload"]["sessions"].as_array().unwrap().len(),
+        1,
+        "reads created nothing: {list}"
+    );
+    let viewer = server.token(Role::Viewer).await;
+    let mut v = WsClient::connected(server.addr, Some(&viewer), "v").await;
+    assert_eq!(
+        v.call("chat.start", json!({ "message": "hi" })).await["error"]["code"],
+        "FORBIDDEN"
+    );
+}
+
+#[tokio::test]
+async fn a_run_from_chat_start_completes_and_is_stored_when_its_caller_disconnects() {
+    let server = TestServer::start(&[("SWITCHBOARD__AGENTS__MAIN__CHUNK_DELAY_MS", "20")]).await;
+    let mut c = operator(&server).await;
+    let words = (0..20)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let res = start(
+        &mut c,
+        json!({ "sessionKey": "agent:main:gone", "message": words }),
+    )
+    .await;
+    let session = res["payload"]["sessionId"].as_str().unwrap().to_owned();
+    drop(c);
+    let mut viewer = WsClient::connected(server.addr, None, "v").await;
+    let messages = history_of(&mut viewer, &session, 2).await;
+    assert_eq!(messages[1]["content"], words.as_str());
+    assert_eq!(messages[1]["role"], "assistant");
+    let detail = viewer
+        .call("sessions.get", json!({ "sessionKey": "agent:main:gone" }))
+        .await;
+    assert_eq!(detail["payload"]["running"], false, "{detail}");
+}
+
+#[tokio::test]
+async fn what_openclaw_clients_list_at_start_is_answered() {
+    let server = TestServer::start(&[
+        ("SWITCHBOARD__AGENTS__OPS__KIND", "openai"),
+        (
+            "SWITCHBOARD__AGENTS__OPS__BASE_URL",
+            "http://127.0.0.1:9/v1",
+        ),
+        ("SWITCHBOARD__AGENTS__OPS__MODEL", "gpt-test"),
+    ])
+    .await;
+    let mut v = WsClient::connected(server.addr, None, "v").await;
+    let models = v.call("models.list", json!({})).await;
+    assert_eq!(
+        models["payload"],
+        json!({ "models": [
+            { "id": "echo", "name": "echo", "provider": "echo", "agentId": "main" },
+            { "id": "gpt-test", "name": "gpt-test", "provider": "openai", "agentId": "ops" },
+        ] }),
+        "{models}"
+    );
+    assert_eq!(
+        v.call("commands.list", json!({})).await["payload"],
+        json!({ "commands": [] })
+    );
+    let public = v.call("config.public", json!({})).await;
+    let config = &public["payload"];
+    assert_eq!(config["server"]["max_frame_bytes"], 524_288, "{public}");
+    assert!(config["server"]["ping_interval_ms"].as_u64().unwrap() > 0);
+    assert_eq!(config["limits"]["chat_burst"], 10);
+    assert_eq!(
+        config["agents"],
+        json!([{ "id": "main", "kind": "echo" }, { "id": "ops", "kind": "openai", "model": "gpt-test" }])
+    );
+    let text = config.to_string();
+    for secret in ["127.0.0.1", "sqlite", "data_dir", "token", "url", "/"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    assert_eq!(
+        v.call("question.list", json!({})).await["error"]["code"],
+        "FORBIDDEN",
+        "question.list is for operators"
+    );
+    let mut op = operator(&server).await;
+    assert_eq!(
+        op.call("question.list", json!({})).await["payload"],
+        json!({ "questions": [] })
+    );
+}

@@ -379,3 +379,70 @@ async fn deleting_a_session_removes_everything_in_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_session_key_is_held_by_one_session_and_found_by_key() {
+    for b in backends().await {
+        let s = &b.store;
+        let keyed = |id: &str| NewSession {
+            key: Some("agent:main:side".to_owned()),
+            ..session(id, 1)
+        };
+        s.create_session(keyed("a")).await.unwrap();
+        let taken = s.create_session(keyed("b")).await.unwrap_err();
+        assert!(
+            matches!(taken, switchboard_storage::StoreError::DuplicateSessionKey),
+            "{}: {taken}",
+            b.name
+        );
+        let again = s.create_session(session("a", 2)).await.unwrap_err();
+        assert!(
+            matches!(again, switchboard_storage::StoreError::Db(_)),
+            "{}: a taken id is not a taken key: {again}",
+            b.name
+        );
+        // Sessions without a key are many.
+        s.create_session(session("c", 3)).await.unwrap();
+        s.create_session(session("d", 4)).await.unwrap();
+        let found = s.get_session_by_key("agent:main:side").await.unwrap();
+        assert_eq!(found.map(|f| f.id), Some("a".to_owned()), "{}", b.name);
+        assert!(
+            s.get_session_by_key("agent:main:x")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(s.get_session("c").await.unwrap().unwrap().key, None);
+
+        s.append_message(NewMessage {
+            session_id: "a".to_owned(),
+            run_id: None,
+            role: "user".to_owned(),
+            content: "first".to_owned(),
+            created_at: 5,
+            usage: None,
+        })
+        .await
+        .unwrap();
+        s.append_message(NewMessage {
+            session_id: "a".to_owned(),
+            run_id: None,
+            role: "assistant".to_owned(),
+            content: "last".to_owned(),
+            created_at: 6,
+            usage: None,
+        })
+        .await
+        .unwrap();
+        let ids = ["a", "c"].map(str::to_owned);
+        let last = s.last_messages(&ids).await.unwrap();
+        assert_eq!(
+            last.iter()
+                .map(|m| (m.session_id.as_str(), m.content.as_str()))
+                .collect::<Vec<_>>(),
+            [("a", "last")],
+            "{}",
+            b.name
+        );
+    }
+}
