@@ -82,6 +82,7 @@ impl Endpoints {
             approval_timeout_ms: i64::try_from(state.config.approvals.timeout_s)
                 .unwrap_or(i64::MAX / 1000)
                 .saturating_mul(1000),
+            server_started: state.started.into(),
         };
         Endpoints {
             methods,

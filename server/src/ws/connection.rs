@@ -94,6 +94,8 @@ pub struct FrameLimits {
     pub max_batch_entries: usize,
     /// `approvals.timeout_s` in ms (the OpenClaw dialect shows when an approval expires).
     pub approval_timeout_ms: i64,
+    /// When the server started (the OpenClaw dialect's `hello-ok` tells its uptime).
+    pub server_started: Instant,
 }
 
 /// The connection's close signal: the first reason wins; every task watches the token.
@@ -322,8 +324,9 @@ pub async fn serve_connection<L>(
             Dialect::Frames => match parse_request(&text) {
                 Ok((id, method, params)) => {
                     if !connected && method == "connect" {
-                        out.openclaw = asks_for_openclaw(params.as_deref())
-                            .then(|| OpenClaw::new(&id, limits.approval_timeout_ms));
+                        out.openclaw = asks_for_openclaw(params.as_deref()).then(|| {
+                            OpenClaw::new(&id, limits.approval_timeout_ms, limits.server_started)
+                        });
                     }
                     let (method, params) = match out.openclaw.as_mut() {
                         Some(openclaw) if connected => {

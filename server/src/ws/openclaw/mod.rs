@@ -124,11 +124,17 @@ pub(crate) struct OpenClaw {
     sessions_subscription: Option<Value>,
     /// `approvals.timeout_s`, for an approval's `expiresAtMs`.
     approval_timeout_ms: i64,
+    /// When the server started, for `hello-ok`'s `uptimeMs`.
+    server_started: tokio::time::Instant,
 }
 
 impl OpenClaw {
     /// The state of a connection that asked for the dialect in `connect` (request `id`).
-    pub(crate) fn new(connect_id: &Id<'_>, approval_timeout_ms: i64) -> Self {
+    pub(crate) fn new(
+        connect_id: &Id<'_>,
+        approval_timeout_ms: i64,
+        server_started: tokio::time::Instant,
+    ) -> Self {
         let mut dialect = OpenClaw {
             role: None,
             pending: HashMap::new(),
@@ -138,6 +144,7 @@ impl OpenClaw {
             keys: HashMap::new(),
             sessions_subscription: None,
             approval_timeout_ms,
+            server_started,
         };
         dialect.pending.insert(id_key(connect_id), Pending::Connect);
         dialect

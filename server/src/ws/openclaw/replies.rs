@@ -301,6 +301,8 @@ impl OpenClaw {
             }),
         );
         snapshot.insert("authMode".into(), json!("token"));
+        let uptime = u64::try_from(self.server_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        snapshot.insert("uptimeMs".into(), json!(uptime));
         out.insert("snapshot".into(), Value::Object(snapshot));
         Value::Object(out)
     }
