@@ -11,6 +11,7 @@ pub mod http;
 pub mod openai_stub;
 pub mod postgres;
 pub mod server;
+pub mod tui;
 
 pub use binary::switchboard_binary;
 pub use cluster::{Cluster, RedisServer};
@@ -18,3 +19,4 @@ pub use frames::{Closed, WsClient, connect_params};
 pub use openai_stub::{OpenAiStub, Reply};
 pub use postgres::{PgDatabase, pg_database};
 pub use server::TestServer;
+pub use tui::{Tui, tmux_missing};
