@@ -165,11 +165,18 @@ impl OpenClaw {
                 out.insert("sessionKey".into(), key_value(key, &p));
                 (target, Some(Pending::Describe), out)
             }
-            "sessions.subscribe" => (
-                target,
-                Some(Pending::Subscribe),
-                Map::from_iter([("topic".to_owned(), json!("sessions"))]),
-            ),
+            "sessions.subscribe" => {
+                if self.sessions_subscription.is_some() {
+                    // One subscription however often it is asked for.
+                    let payload = json!({ "subscribed": true });
+                    return Rewritten::Answered(super::ok_frame(&key, &payload));
+                }
+                (
+                    target,
+                    Some(Pending::Subscribe),
+                    Map::from_iter([("topic".to_owned(), json!("sessions"))]),
+                )
+            }
             "sessions.unsubscribe" => {
                 let Some(sub) = self.sessions_subscription.take() else {
                     let payload = json!({ "subscribed": false });
