@@ -68,7 +68,7 @@ enum Earlier {
         outcome: watch::Receiver<Option<RunOutcome>>,
     },
     /// As stored: ended, or going on another node or from before a restart.
-    Stored(RunRecord),
+    Stored(Box<RunRecord>),
 }
 
 impl ChatMethods {
@@ -354,7 +354,7 @@ impl ChatMethods {
         {
             return Ok(Some(running(first)));
         }
-        Ok(Some(Earlier::Stored(run)))
+        Ok(Some(Earlier::Stored(Box::new(run))))
     }
 
     /// `chat.send`'s answer for an earlier call's run: its result, once it ended.
@@ -362,7 +362,7 @@ impl ChatMethods {
         match earlier {
             Earlier::Running { outcome: rx, .. } => outcome(rx).await,
             Earlier::Stored(run) if unfinished(&run) => self.state.runs.stored_end(&run.id).await,
-            Earlier::Stored(run) => self.state.runs.result_of(run).await,
+            Earlier::Stored(run) => self.state.runs.result_of(*run).await,
         }
     }
 
