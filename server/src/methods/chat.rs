@@ -114,7 +114,7 @@ impl ChatMethods {
             metrics::counter!(crate::telemetry::names::RATE_LIMITED, "limit" => "chat")
                 .increment(1);
             return Err(ApiError::RateLimited {
-                message: "too many chat.send calls; slow down".to_owned(),
+                message: "too many chat.send/chat.start calls; slow down".to_owned(),
                 retry_after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
             });
         }
