@@ -151,7 +151,11 @@ record_side() {
 {
   echo "date=$(date -u +%Y-%m-%d)"
   echo "openclaw_version=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$ocdir/node_modules/openclaw/package.json")"
-  echo "switchboard_commit=$(git -C "$repo" rev-parse --short HEAD)"
+  # the build is of the work tree: say so when the server's sources differ from the commit
+  commit="$(git -C "$repo" rev-parse --short HEAD)"
+  git -C "$repo" diff --quiet HEAD -- api auth config server storage Cargo.toml Cargo.lock \
+    || commit="$commit + uncommitted changes"
+  echo "switchboard_commit=$commit"
   echo "chunk_delay_ms=$chunk_delay_ms"
 } >"$work/meta.txt"
 

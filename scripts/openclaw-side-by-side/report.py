@@ -135,6 +135,26 @@ def compare(oc, sb, promised):
     return diffs
 
 
+def last_key(path):
+    return re.sub(r"\[\d+\]$", "", path.split(".")[-1])
+
+
+def value_notes(oc, sb, promised):
+    """Promised fields compared by type only whose (normalised) scalar values differ."""
+    notes = []
+    for spec in promised:
+        if spec.endswith("="):
+            continue
+        path = spec.rstrip("?")
+        a, b = get(oc, path), get(sb, path)
+        if a is MISSING or b is MISSING or isinstance(a, (dict, list)) or jtype(a) != jtype(b):
+            continue
+        na, nb = normalise(a, last_key(path)), normalise(b, last_key(path))
+        if na != nb:
+            notes.append("`%s`: OpenClaw %s, Switchboard %s" % (path, short(na), short(nb)))
+    return notes
+
+
 def extras(oc, sb, paths, promised):
     """Keys not promised that only one side has, in the objects at `paths` ('' = the root)."""
     out = []
@@ -148,9 +168,15 @@ def extras(oc, sb, paths, promised):
         only_a = sorted(k for k in set(a) - set(b) if prefix + k not in promised_paths)
         only_b = sorted(k for k in set(b) - set(a) if prefix + k not in promised_paths)
         where = "`%s`" % p if p else "top level"
+
+        def names(keys):
+            if not keys:
+                return "—"
+            shown = ", ".join(keys[:15])
+            return shown + (" … (+%d more)" % (len(keys) - 15) if len(keys) > 15 else "")
         if only_a or only_b:
             out.append("%s — only OpenClaw: %s; only Switchboard: %s" % (
-                where, ", ".join(only_a) or "—", ", ".join(only_b) or "—"))
+                where, names(only_a), names(only_b)))
     return out
 
 
@@ -448,12 +474,15 @@ def main():
       % (meta.get("switchboard_commit", "?"), meta.get("chunk_delay_ms", "?")))
     w("- Recorded %s. Volatile values are replaced by placeholders (`<sessionId>`, `<ts>`, `<uuid>`, "
       "`<ses_…>`…); the verdicts are computed on the raw outputs.\n" % meta.get("date", "?"))
-    w("**Verdicts.** Each verdict checks the fields the dialect promises (`/work/notes/dialect-contract.md`, "
-      "docs/openclaw-protocol.md §5–§6): each must have the same JSON type on both sides; fields marked with "
-      "a value (a constant such as `status:\"started\"`, or the echoed text) must also be equal. "
-      "\"shape equal\" means all of them hold; \"differs: …\" lists each that does not. Fields only one side "
-      "sends are listed as *not promised* for information — OpenClaw's rows carry dozens of fields "
-      "(placement, thinking levels, participants…) the dialect does not imitate.\n")
+    w("To re-record: `scripts/openclaw-setup.sh` once, then `scripts/openclaw-side-by-side.sh` (about two "
+      "minutes; not part of CI). The raw captures stay in the script's work directory.\n")
+    w("**Verdicts.** Each verdict checks the fields the dialect promises (issue 15's decisions, SPEC §16; "
+      "docs/openclaw-protocol.md §5–§6): each must have the same JSON type on both sides; fields marked `=` "
+      "(a constant such as `status:\"started\"`, or the echoed text) must also have the same value; fields "
+      "marked `?` are optional (compared when both have them). \"shape equal\" means all of them hold; "
+      "\"differs: …\" lists each that does not. Everything else — fields only one side sends (OpenClaw's rows "
+      "carry dozens the dialect does not imitate: placement, thinking levels, participants…), values of "
+      "fields compared by type only — is listed under *not compared by the verdict*, for information.\n")
 
     for step in STEPS:
         a, b = load_step(oc_dir, step["name"]), load_step(sb_dir, step["name"])
@@ -471,9 +500,11 @@ def main():
             diffs = compare(a["json"], b["json"], step["promised"])
             verdict = "shape equal" if not diffs else "differs: " + "; ".join(diffs)
             w("**Verdict: %s** (%d promised fields)\n" % (verdict, len(step["promised"])))
-            ex = extras(a["json"], b["json"], step["extras"], step["promised"])
+            w("Compared: %s\n" % ", ".join("`%s`" % p for p in step["promised"]))
+            ex = ["fields only one side has, in " + x for x in extras(a["json"], b["json"], step["extras"], step["promised"])]
+            ex += ["values that differ (type promised, value not): " + x for x in value_notes(a["json"], b["json"], step["promised"])]
             if ex:
-                w("<details><summary>not promised (information only)</summary>\n")
+                w("<details><summary>not compared by the verdict (information only)</summary>\n")
                 for line in ex:
                     w("- " + line)
                 w("\n</details>\n")
@@ -490,6 +521,7 @@ def main():
     fa, fb = load_events(oc_dir), load_events(sb_dir)
     ra, rb = run_frames(fa), run_frames(fb)
     diffs = []
+    info = []
     if not ra or not rb:
         if not ra:
             diffs.append("OpenClaw capture has no run" + (" (%s)" % short(fa[-1]) if fa else ""))
@@ -517,6 +549,15 @@ def main():
                 diffs.append("`%s`: %s" % (kind, "absent in OpenClaw" if ea is MISSING else "absent in Switchboard"))
                 continue
             diffs += ["`%s` %s" % (kind, x) for x in compare(ea, eb, spec)]
+            counters = [p for p in spec if last_key(p.rstrip("?=")) != "seq"]  # counters differ by design
+            info += ["values that differ in `%s` (type promised, value not): %s" % (kind, x) for x in value_notes(ea, eb, counters)]
+        for side, frames in (("OpenClaw", ra), ("Switchboard", rb)):
+            other = sorted({"`%s` (runId %s)" % (label(f["frame"]), short(normalise((f["frame"].get("payload") or {}).get("runId"))))
+                            for f in frames if f.get("dir") == "<<" and (f.get("frame") or {}).get("type") == "event"
+                            and isinstance((f["frame"].get("payload") or {}).get("runId"), str)
+                            and f["frame"]["payload"]["runId"] != "sbs-cap-1"})
+            if other:
+                info.append("%s sent events of the run under another runId than the client's: %s" % (side, ", ".join(other)))
     checks = []
     for side, frames in (("OpenClaw", ra), ("Switchboard", rb)):
         if frames:
@@ -527,14 +568,24 @@ def main():
     verdict = "shape equal" if not diffs else "differs: " + "; ".join(diffs)
     summary.append(("the event frames of one run", verdict))
     w("**Verdict: %s**\n" % verdict)
-    w("Compared: the `chat.send` ack; the first `agent` lifecycle `start`, the first `chat` `delta`, the "
-      "lifecycle `end`, the `chat` `final` (their promised fields, as above); and on each side: frame `seq` "
-      "1, 2, 3… without gaps, the ack before the run's first event, lifecycle `end` before `chat final`, exactly "
-      "one terminal `chat` event, `payload.seq` increasing per run, the `deltaText` pieces adding up to the "
-      "final text and each delta's `message` a prefix of it.\n")
+    fields = "; ".join("%s: %s" % (k, ", ".join("`%s`" % p for p in spec)) for k, spec in EVENT_SPECS)
+    w("Compared: the `chat.send` ack (`ok=`, `payload.runId=`, `payload.status=`); the first `agent` lifecycle "
+      "`start`, the first `chat` `delta`, the lifecycle `end` and the `chat` `final` (%s); and on each side: "
+      "frame `seq` 1, 2, 3… without gaps from hello on, the ack before the run's first event, lifecycle `end` "
+      "before `chat final`, exactly one terminal `chat` event, `payload.seq` increasing per run, the "
+      "`deltaText` pieces adding up to the final text and each delta's `message` a prefix of it.\n" % fields)
     for side, ok, notes in checks:
         w("- %s: %s" % (side, "all hold" if ok else "; ".join(notes)))
     w("")
+    for label_, frames in (("OpenClaw", fa), ("Switchboard", fb)):
+        close = next((f.get("frame") for f in frames if f.get("dir") == "close"), None)
+        if close is not None:
+            info.append("%s: the capture client's `close(1000)` ended with code %s" % (label_, close.get("code")))
+    if info:
+        w("<details><summary>not compared by the verdict (information only)</summary>\n")
+        for line in info:
+            w("- " + line)
+        w("\n</details>\n")
     if ra and rb:
         ka = [label(f["frame"]) for f in ra if f.get("dir") == "<<"]
         kb = [label(f["frame"]) for f in rb if f.get("dir") == "<<"]
