@@ -344,3 +344,39 @@ async fn upgrades_past_max_connections_get_503() {
     }
     assert!(ok, "a closed connection frees its slot");
 }
+
+#[tokio::test]
+async fn a_client_close_is_answered_with_a_close_frame() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+    let server = TestServer::start(&[]).await;
+    let token = server.token(Role::Viewer).await;
+    let c = WsClient::connected(server.addr, Some(&token), "closer").await;
+    let mut socket = c.into_socket();
+    socket
+        .send(Message::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        })))
+        .await
+        .unwrap();
+    // RFC 6455 §5.5.1: the server echoes a Close before it closes the TCP connection; a
+    // client that gets none reports 1006.
+    let echoed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return Ok(frame),
+                Ok(_) => continue,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("the stream ended without a close frame".to_owned())
+    })
+    .await
+    .expect("no answer within 5 s");
+    let frame = echoed.expect("a close frame");
+    assert_eq!(frame.map(|f| u16::from(f.code)), Some(1000));
+}

@@ -212,6 +212,8 @@ pub async fn serve_connection<L>(
     let mut connected = dialect == Dialect::JsonRpc;
     // Whether the peer ended the connection (then there is no close handshake to wait for).
     let mut peer_ended = false;
+    // Whether it did so with a Close frame (whose echo the WebSocket layer has queued).
+    let mut peer_closed = false;
     // A call slot taken before the next frame is read (after `connect`).
     let mut slot: Option<OwnedSemaphorePermit> = None;
     let mut ping =
@@ -288,8 +290,13 @@ pub async fn serve_connection<L>(
                 read_deadline.as_mut().reset(due);
                 continue;
             }
-            Step::Read(None | Some(Ok(Message::Close(_)))) => {
+            Step::Read(None) => {
                 peer_ended = true;
+                break;
+            }
+            Step::Read(Some(Ok(Message::Close(_)))) => {
+                peer_ended = true;
+                peer_closed = true;
                 break;
             }
             Step::Read(Some(Err(e))) => {
@@ -404,7 +411,11 @@ pub async fn serve_connection<L>(
     // Closed for everyone from here: no longer listed, counted or sent events.
     drop(registration);
     drop(listening);
-    if code != CLOSE_ABNORMAL {
+    if peer_closed {
+        // The echo of the peer's Close is queued (RFC 6455 §5.5.1): write it, or the peer
+        // sees the connection drop (1006) instead of a clean close.
+        let _ = tokio::time::timeout(limits.write_timeout, socket.flush()).await;
+    } else if code != CLOSE_ABNORMAL {
         let frame = CloseFrame {
             code,
             reason: reason.into(),

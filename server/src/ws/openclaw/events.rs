@@ -72,8 +72,43 @@ impl OpenClaw {
                 });
                 frames.push(event_frame("plugin.approval.resolved", &out, seq));
             }
+            "usage" => self.usage(&payload, seq, frames),
             _ => frames.push(event_frame(&event, &payload, seq)),
         }
+    }
+
+    /// A run's tokens: OpenClaw's `agent` frame with `stream:"usage"`.
+    fn usage(&mut self, payload: &Value, seq: &mut u64, frames: &mut Vec<String>) {
+        let (Some(run_id), Some(session_id)) =
+            (str_of(payload, "runId"), str_of(payload, "sessionId"))
+        else {
+            frames.push(event_frame("usage", payload, seq));
+            return;
+        };
+        let ts = payload
+            .get("ts")
+            .and_then(Value::as_i64)
+            .unwrap_or_else(switchboard_storage::now_ms);
+        let view = self.run_view(run_id, session_id, None);
+        view.seq += 1;
+        let mut data = json!({
+            "inputTokens": payload.get("input_tokens").cloned().unwrap_or(json!(0)),
+            "outputTokens": payload.get("output_tokens").cloned().unwrap_or(json!(0)),
+        });
+        if let Some(cost) = payload.get("cost").filter(|c| !c.is_null()) {
+            data["cost"] = cost.clone();
+        }
+        let out = json!({
+            "runId": view.client_id,
+            "sessionKey": view.session_key,
+            "sessionId": view.session_id,
+            "agentId": view.agent_id,
+            "stream": "usage",
+            "data": data,
+            "seq": view.seq,
+            "ts": ts,
+        });
+        frames.push(event_frame("agent", &out, seq));
     }
 
     /// A `chat` delta: `deltaText` and the whole text so far as `message`.

@@ -30,6 +30,8 @@ const MAX_HELD: usize = 4096;
 const MAX_RUNS: usize = 1024;
 /// Session ids whose keys are remembered.
 const MAX_KEYS: usize = 4096;
+/// Ended runs whose client ids are remembered (for `chat.history`'s `__openclaw.runId`).
+const MAX_ENDED: usize = 1024;
 
 /// OpenClaw's client ids (`GATEWAY_CLIENT_IDS`): a `connect` naming one without a protocol
 /// range speaks OpenClaw.
@@ -120,6 +122,8 @@ pub(crate) struct OpenClaw {
     runs: HashMap<String, RunView>,
     /// Session keys by session id.
     keys: HashMap<String, String>,
+    /// The client's ids of runs this connection started, by our run id (also once ended).
+    client_ids: HashMap<String, String>,
     /// The `sessions.subscribe` subscription, if any.
     sessions_subscription: Option<Value>,
     /// `approvals.timeout_s`, for an approval's `expiresAtMs`.
@@ -142,6 +146,7 @@ impl OpenClaw {
             held: VecDeque::new(),
             runs: HashMap::new(),
             keys: HashMap::new(),
+            client_ids: HashMap::new(),
             sessions_subscription: None,
             approval_timeout_ms,
             server_started,
@@ -197,6 +202,15 @@ impl OpenClaw {
             view.agent_id = agent.to_owned();
         }
         view
+    }
+
+    /// Remembers the client's id of one of our runs (bounded).
+    fn remember_client_id(&mut self, run_id: &str, client_id: &str) {
+        if self.client_ids.len() >= MAX_ENDED && !self.client_ids.contains_key(run_id) {
+            self.client_ids.clear();
+        }
+        self.client_ids
+            .insert(run_id.to_owned(), client_id.to_owned());
     }
 
     /// Our run id of a client's run id, if this connection started it.

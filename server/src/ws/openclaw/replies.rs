@@ -22,7 +22,6 @@ const EVENTS: &[&str] = &[
     "plugin.approval.requested",
     "plugin.approval.resolved",
     "shutdown",
-    "usage",
     "tool.call",
     "tool.output",
     "tool.result",
@@ -230,6 +229,7 @@ impl OpenClaw {
             .map_or_else(|| self.key_of(&session_id, None), str::to_owned);
         self.remember_key(&session_id, &key);
         let agent = agent_of_key(&key);
+        self.remember_client_id(run_id, client_run_id);
         let view = self.run_view(run_id, &session_id, Some(&agent));
         view.client_id = client_run_id.to_owned();
         view.session_key.clone_from(&key);
@@ -343,7 +343,15 @@ impl OpenClaw {
         let messages: Vec<Value> = result
             .get("messages")
             .and_then(Value::as_array)
-            .map(|m| m.iter().map(shapes::message).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|m| {
+                        let run = m.get("runId").and_then(Value::as_str);
+                        let client = run.and_then(|r| self.client_ids.get(r)).map(String::as_str);
+                        shapes::message(m, client)
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let active: Vec<String> = self
             .runs

@@ -104,8 +104,9 @@ pub(super) fn session_row(row: &Value) -> Value {
 }
 
 /// One of our transcript messages as OpenClaw's: a user's content is a string, an
-/// assistant's a list of text parts.
-pub(super) fn message(m: &Value) -> Value {
+/// assistant's a list of text parts; `client_run_id` is the client's id of the message's run
+/// (its `idempotencyKey`) when this connection knows it.
+pub(super) fn message(m: &Value, client_run_id: Option<&str>) -> Value {
     let role = str_of(m, "role").unwrap_or("assistant");
     let text = str_of(m, "content").unwrap_or_default();
     let mut out = Map::new();
@@ -124,8 +125,19 @@ pub(super) fn message(m: &Value) -> Value {
         meta.insert("id".into(), json!(id.to_string()));
         meta.insert("seq".into(), id.clone());
     }
-    if let Some(run) = m.get("runId").filter(|r| !r.is_null()) {
-        meta.insert("runId".into(), run.clone());
+    match (client_run_id, m.get("runId").filter(|r| !r.is_null())) {
+        (Some(client), _) => {
+            meta.insert("runId".into(), json!(client));
+            if role == "user" {
+                let key = json!(format!("{client}:user"));
+                meta.insert("idempotencyKey".into(), key.clone());
+                out.insert("idempotencyKey".into(), key);
+            }
+        }
+        (None, Some(run)) => {
+            meta.insert("runId".into(), run.clone());
+        }
+        (None, None) => {}
     }
     out.insert("__openclaw".into(), Value::Object(meta));
     if role == "assistant" {
@@ -208,13 +220,22 @@ mod tests {
 
     #[test]
     fn messages_take_openclaws_content_shapes() {
-        let user = message(&json!({"id": 1, "role": "user", "content": "hi", "createdAt": 9}));
+        let user = message(
+            &json!({"id": 1, "role": "user", "content": "hi", "createdAt": 9, "runId": "run_1"}),
+            Some("k1"),
+        );
+        assert_eq!(user["__openclaw"]["runId"], "k1");
+        assert_eq!(user["idempotencyKey"], "k1:user");
         assert_eq!(
             (user["content"].as_str(), user["timestamp"].as_i64()),
             (Some("hi"), Some(9))
         );
-        let reply = message(&json!({"id": 2, "role": "assistant", "content": "yo",
-            "usage": {"input_tokens": 1, "output_tokens": 2}}));
+        let reply = message(
+            &json!({"id": 2, "role": "assistant", "content": "yo", "runId": "run_1",
+                "usage": {"input_tokens": 1, "output_tokens": 2}}),
+            None,
+        );
+        assert_eq!(reply["__openclaw"]["runId"], "run_1");
         assert_eq!(reply["content"][0]["text"], "yo");
         assert_eq!(reply["usage"]["totalTokens"], 3);
     }
