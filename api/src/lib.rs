@@ -7,6 +7,7 @@ mod error;
 pub mod events;
 mod role;
 pub mod rpc;
+mod scope;
 pub mod session_key;
 mod status;
 pub mod types;
@@ -15,6 +16,7 @@ pub use catalogue::{Access, CATALOGUE, MethodSpec};
 pub use error::{ErrorCode, ErrorData};
 pub use events::Event;
 pub use role::{ParseRoleError, Role};
+pub use scope::{MAX_SCOPE_ENTRIES, Scope};
 pub use status::{ApprovalStatus, RunStatus};
 
 /// The protocol version of the frame protocol (GoClaw / OpenClaw protocol 3).

@@ -27,6 +27,8 @@ pub struct Principal {
     /// The stored token's expiry, unix ms (`None`: never, or not a stored token). A live
     /// connection's access ends at this time.
     pub expires_at: Option<i64>,
+    /// Where it may act (SPEC §18); `None`: everywhere.
+    pub scope: Option<switchboard_api::Scope>,
 }
 
 impl Principal {
@@ -38,6 +40,7 @@ impl Principal {
             name: "anonymous".to_owned(),
             role,
             expires_at: None,
+            scope: None,
         }
     }
 

@@ -124,6 +124,7 @@ impl TokenVerifier {
                 name: "admin_token".to_owned(),
                 role: Role::Admin,
                 expires_at: None,
+                scope: None,
             });
         }
         if let Some(hit) = self.cached(&presented) {
@@ -209,6 +210,8 @@ impl TokenVerifier {
             name: record.name.clone(),
             role: record.role,
             expires_at: record.expires_at,
+            // Stored scopes arrive with the token records (issue 17); none yet.
+            scope: None,
         };
         // The record was read before argon2 ran; a revocation since then is seen here, under
         // the cache's lock, and wins: the result is neither cached nor returned.

@@ -354,6 +354,7 @@ mod tests {
             name: "t".to_owned(),
             role: Role::Operator,
             expires_at,
+            scope: None,
         }
     }
 
