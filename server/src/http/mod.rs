@@ -1,5 +1,5 @@
 //! The axum router: every endpoint on one port — `/ws` (frames), `/rpc` (JSON-RPC over HTTP
-//! POST and WebSocket), `/healthz`, `/readyz`.
+//! POST and WebSocket), `/healthz`, `/readyz`, and the dashboard (`/` → `/ui/`).
 
 mod bearer;
 mod endpoints;
@@ -8,6 +8,7 @@ mod metrics;
 mod rpc;
 pub mod shape;
 mod socket;
+mod ui;
 mod ws;
 
 pub use endpoints::{
@@ -39,4 +40,5 @@ pub fn router_with_methods(state: AppState, methods: jsonrpsee::Methods) -> Rout
         .route("/metrics", get(metrics::metrics).with_state(state))
         .route("/rpc", any(rpc::rpc).with_state(endpoints.clone()))
         .route("/ws", get(ws::ws).with_state(endpoints))
+        .merge(ui::routes())
 }
