@@ -57,6 +57,7 @@ function currentTheme() {
 function paintThemeToggle() {
   const next = currentTheme() === "dark" ? "light" : "dark";
   const btn = $("theme-toggle");
+  btn.classList.toggle("is-dark", currentTheme() === "dark");
   btn.setAttribute("aria-label", `Switch to ${next} theme`);
   btn.title = `Switch to ${next} theme`;
 }

@@ -186,6 +186,18 @@ export class Gateway {
   }
 
   onFrame(data, generation) {
+    const st = window.__sbStats;
+    if (!st) {
+      this.handleFrame(data, generation);
+      return;
+    }
+    const t0 = performance.now();
+    this.handleFrame(data, generation);
+    st.frameMs = (st.frameMs || 0) + performance.now() - t0;
+    st.frames = (st.frames || 0) + 1;
+  }
+
+  handleFrame(data, generation) {
     let frame;
     try {
       frame = JSON.parse(data);

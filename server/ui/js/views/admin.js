@@ -57,7 +57,8 @@ function table(columns, testid) {
 }
 
 function td(label, ...children) {
-  return h("td", { data: { label } }, ...children);
+  // One wrapper, so the cell stays one grid item when tables become cards on narrow screens.
+  return h("td", { data: { label } }, h("div.cell", ...children));
 }
 
 function timeCell(ms) {

@@ -127,7 +127,7 @@ export function mount(ctx, root) {
         list.map((n) =>
           h(
             "tr",
-            h("td", { data: { label: "Node" } }, h("span.mono", n.nodeId || "—"), n.self ? h("span.badge.badge-quiet", "this node") : null),
+            h("td", { data: { label: "Node" } }, h("div", h("span.mono", n.nodeId || "—"), n.self ? h("span.badge.badge-quiet", "this node") : null)),
             h("td", { data: { label: "Connections" } }, fmtNum(n.connections)),
             h("td", { data: { label: "Active runs" } }, fmtNum(n.activeRuns)),
             h("td", { data: { label: "Queued runs" } }, fmtNum(n.queuedRuns)),

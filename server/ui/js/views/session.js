@@ -33,7 +33,8 @@ import { navigate } from "../router.js";
 import { statusOf } from "../store.js";
 
 const HISTORY_PAGE = 200;
-const REFRESH_PAGE = 100;
+const REFRESH_PAGE = 60;
+const REFRESH_DELAY_MS = 250;
 const TAIL_EVENTS = 500;
 const RENDER_STEP = 500;
 const MAX_BUFFER = 50000;
@@ -400,7 +401,7 @@ export function mount(ctx, root, route) {
       refreshAgain = true;
       return;
     }
-    if (!refreshTimer) refreshTimer = setTimeout(doRefresh, 120);
+    if (!refreshTimer) refreshTimer = setTimeout(doRefresh, REFRESH_DELAY_MS);
   }
   async function doRefresh() {
     refreshTimer = 0;
@@ -480,6 +481,16 @@ export function mount(ctx, root, route) {
 
   function flush() {
     if (!alive) return;
+    const t0 = performance.now();
+    flushInner();
+    const st = window.__sbStats;
+    if (st) {
+      st.flushMs = (st.flushMs || 0) + performance.now() - t0;
+      st.flushes = (st.flushes || 0) + 1;
+    }
+  }
+
+  function flushInner() {
     const before = following;
     // The render window: the last `renderLimit` entries.
     let start = runs.length;
@@ -650,8 +661,12 @@ export function mount(ctx, root, route) {
     if (status === "started" && !run.msgs.has("assistant") && ![...run.tools.values()].some((t) => !t.done)) {
       bits.push(h("span.thinking.muted", "working…"));
     }
-    parts.foot.replaceChildren(...bits);
-    parts.foot.hidden = bits.length === 0;
+    const footKey = bits.map((b) => `${b.className}:${b.textContent}`).join("|");
+    if (footKey !== parts.footKey) {
+      parts.footKey = footKey;
+      parts.foot.replaceChildren(...bits);
+      parts.foot.hidden = bits.length === 0;
+    }
     run.el.dataset.status = status || "";
   }
 
@@ -674,11 +689,15 @@ export function mount(ctx, root, route) {
     return "idle";
   }
 
+  let lastMetaKey = "";
   function renderHead() {
     headDirty = false;
     if (!detail) return;
     setText(title, detail.title || "(untitled)");
-    setChildren(meta,
+    const metaKey = [detail.agentId, detail.userId, detail.id, detail.createdAt, detail.key].join("|");
+    if (metaKey !== lastMetaKey) {
+      lastMetaKey = metaKey;
+      setChildren(meta,
       h("span", "agent ", h("strong", detail.agentId)),
       " · ",
       h("span", "user ", h("strong", detail.userId)),
@@ -687,7 +706,8 @@ export function mount(ctx, root, route) {
       " · ",
       h("span", "created ", h("time", { title: fmtTime(detail.createdAt) }, fmtAgo(detail.createdAt))),
       detail.key ? h("span", " · key ", h("span.mono", detail.key)) : null,
-    );
+      );
+    }
     const st = deleted ? "idle" : currentStatus();
     runStatus.dataset.status = st;
     runStatus.className = `status-chip status-${st}`;
@@ -717,6 +737,12 @@ export function mount(ctx, root, route) {
     }
   };
   window.addEventListener("scroll", onScroll, { passive: true });
+  // Growth that is not ours to see in flush (a reply's text wrapping anew, a tool opened)
+  // keeps the view at the end while following.
+  const resizeObserver = new ResizeObserver(() => {
+    if (following && alive) scrollToEnd();
+  });
+  resizeObserver.observe(runsEl);
   jumpLive.addEventListener("click", () => {
     following = true;
     jumpLive.hidden = true;
@@ -805,6 +831,7 @@ export function mount(ctx, root, route) {
       clearTimeout(refreshTimer);
       clearInterval(clock);
       window.removeEventListener("scroll", onScroll);
+      resizeObserver.disconnect();
     },
   };
 }

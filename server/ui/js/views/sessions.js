@@ -363,10 +363,7 @@ export function mount(ctx, root, route) {
     if (s.usage) {
       const tokens = (s.usage.input_tokens || 0) + (s.usage.output_tokens || 0);
       const cost = typeof s.usage.cost === "number" && s.usage.cost > 0 ? fmtCost(s.usage.cost) : "";
-      setChildren(cells.usage,
-        cost ? h("span.cost", cost) : null,
-        h("span.muted", `${cost ? " · " : ""}${fmtNum(tokens)} tok`),
-      );
+      setChildren(cells.usage, cost ? h("span.cost", cost) : null, h("span.muted.small", `${fmtNum(tokens)} tokens`));
       cells.usage.title = `${fmtNum(s.usage.input_tokens)} tokens in, ${fmtNum(s.usage.output_tokens)} out${cost ? `, ${cost}` : ""}`;
     } else {
       setText(cells.usage, "…");
