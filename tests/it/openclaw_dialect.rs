@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard_api::Role;
-use switchboard_tests::{TestServer, WsClient};
+use switchboard_tests::{OpenAiStub, Reply, TestServer, WsClient};
 
 /// The scopes the TUI asks for.
 const ALL_SCOPES: [&str; 4] = [
@@ -768,6 +768,15 @@ async fn a_second_chat_send_to_the_same_key_appends_and_chat_history_returns_bot
     assert_eq!(info["hasActiveRun"], false, "{history}");
     assert_eq!(info["activeRunIds"], json!([]), "{history}");
 
+    let latest = c
+        .ok("chat.history", json!({ "sessionKey": key, "limit": 2 }))
+        .await;
+    assert_exchanges(&latest["messages"], &["hello second"]);
+    assert_eq!(
+        latest["hasMore"], true,
+        "the limit keeps the latest: {latest}"
+    );
+
     let unknown = c
         .ok(
             "chat.history",
@@ -1356,4 +1365,196 @@ async fn a_repeated_idempotency_key_answers_the_same_run_id_and_starts_no_second
         .ok("chat.history", json!({ "sessionKey": key, "limit": 200 }))
         .await;
     assert_exchanges(&history["messages"], &["only once please"]);
+}
+
+#[tokio::test]
+async fn session_keys_are_lowercased_and_a_bare_key_belongs_to_the_default_agent() {
+    let server = TestServer::start(&[]).await;
+    let mut c = Oc::operator(&server, "keys").await;
+    for (key, run) in [
+        ("AGENT:MAIN:Mixed", "x1"),
+        ("mixed", "x2"),
+        ("agent:main:mixed", "x3"),
+        ("main", "x4"),
+    ] {
+        c.ok(
+            "chat.send",
+            json!({ "sessionKey": key, "message": format!("via {run}"), "idempotencyKey": run }),
+        )
+        .await;
+        let end = c.run_end(run).await;
+        let expected = if run == "x4" {
+            "agent:main:main"
+        } else {
+            "agent:main:mixed"
+        };
+        assert_eq!(end["payload"]["sessionKey"], expected, "{key}: {end}");
+    }
+    let list = c.ok("sessions.list", json!({})).await;
+    let mut keys = strings(
+        &list["sessions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list}"))
+            .iter()
+            .map(|r| r["key"].clone())
+            .collect(),
+    );
+    keys.sort();
+    assert_eq!(keys, ["agent:main:main", "agent:main:mixed"], "{list}");
+    let history = c
+        .ok(
+            "chat.history",
+            json!({ "sessionKey": "Agent:Main:MIXED", "limit": 200 }),
+        )
+        .await;
+    assert_exchanges(&history["messages"], &["via x1", "via x2", "via x3"]);
+}
+
+#[tokio::test]
+async fn a_failed_run_ends_with_lifecycle_error_then_chat_error_and_agent_answers_error() {
+    // Agent `gpt` points at a port where nothing listens.
+    let server = TestServer::start(&[
+        ("SWITCHBOARD__AGENTS__GPT__KIND", "openai"),
+        (
+            "SWITCHBOARD__AGENTS__GPT__BASE_URL",
+            "http://127.0.0.1:9/v1",
+        ),
+        ("SWITCHBOARD__AGENTS__GPT__MODEL", "m"),
+        ("SWITCHBOARD__AGENTS__GPT__API_KEY_ENV", "CARGO_PKG_NAME"),
+        ("SWITCHBOARD__AGENTS__GPT__REQUEST_TIMEOUT_S", "3"),
+    ])
+    .await;
+    let mut c = Oc::operator(&server, "failing").await;
+    let ack = c
+        .ok(
+            "chat.send",
+            json!({ "sessionKey": "agent:gpt:main", "message": "hi", "idempotencyKey": "f1" }),
+        )
+        .await;
+    assert_eq!(
+        ack,
+        json!({ "runId": "f1", "status": "started" }),
+        "errors come as events"
+    );
+    let end = c.run_end("f1").await;
+    assert_eq!(end["payload"]["state"], "error", "{end}");
+    assert!(
+        end["payload"]["errorMessage"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{end}"
+    );
+    let run = c.run_events("f1");
+    let error_at = run
+        .iter()
+        .position(|(_, f)| is_lifecycle(f, "error"))
+        .unwrap_or_else(|| panic!("no lifecycle error\n{}", c.dump()));
+    assert!(
+        run[error_at].1["payload"]["data"]["error"].is_string(),
+        "{}",
+        run[error_at].1
+    );
+    assert!(
+        error_at < run.len() - 1,
+        "lifecycle error precedes chat error\n{}",
+        c.dump()
+    );
+
+    let id = c
+        .send(
+            "agent",
+            json!({ "agentId": "gpt", "message": "hi", "idempotencyKey": "f2" }),
+        )
+        .await;
+    let accepted = c.res(&id).await;
+    assert_eq!(accepted["payload"]["status"], "accepted", "{accepted}");
+    let done = c.res(&id).await;
+    assert_eq!(done["ok"], true, "{done}");
+    assert_eq!(done["payload"]["status"], "error", "{done}");
+    assert_eq!(done["payload"]["runId"], "f2", "{done}");
+}
+
+#[tokio::test]
+async fn a_tool_approval_reaches_the_caller_as_a_plugin_approval_and_resolves_by_its_id() {
+    let stub = OpenAiStub::start(vec![
+        Reply::tool_calls(
+            &[(
+                "call_x",
+                "exec",
+                &["{\"command\":\"echo\",\"args\":[\"hi\"]}"],
+            )],
+            (5, 5),
+        ),
+        Reply::text(&["done"], (5, 1)),
+    ])
+    .await;
+    let base = stub.base_url();
+    let server = TestServer::start(&[
+        ("SWITCHBOARD__AGENTS__GPT__KIND", "openai"),
+        ("SWITCHBOARD__AGENTS__GPT__BASE_URL", base.as_str()),
+        ("SWITCHBOARD__AGENTS__GPT__MODEL", "testmodel"),
+        ("SWITCHBOARD__AGENTS__GPT__API_KEY_ENV", "CARGO_PKG_NAME"),
+        ("SWITCHBOARD__AGENTS__GPT__TOOLS", "exec"),
+        ("SWITCHBOARD__TOOLS__EXEC__ALLOWED_COMMANDS", "echo"),
+    ])
+    .await;
+    let mut c = Oc::operator(&server, "tui").await;
+    let key = "agent:gpt:main";
+    c.ok(
+        "chat.send",
+        json!({ "sessionKey": key, "message": "say hi", "idempotencyKey": "a1" }),
+    )
+    .await;
+    let requested = c
+        .wait("plugin.approval.requested", |f| {
+            f["event"] == "plugin.approval.requested"
+        })
+        .await;
+    let p = &requested["payload"];
+    let id = p["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{requested}"))
+        .to_owned();
+    assert!(p["request"]["title"].is_string(), "{requested}");
+    assert_eq!(p["request"]["toolName"], "exec", "{requested}");
+    assert_eq!(
+        p["request"]["severity"], "critical",
+        "risk high: {requested}"
+    );
+    assert_eq!(
+        p["request"]["allowedDecisions"],
+        json!(["allow-once", "deny"]),
+        "{requested}"
+    );
+    assert_eq!(p["request"]["sessionKey"], key, "{requested}");
+    assert!(
+        is_ms(&p["createdAtMs"]) && is_ms(&p["expiresAtMs"]),
+        "{requested}"
+    );
+
+    let listed = c.ok("plugin.approval.list", json!({})).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    assert_eq!(
+        listed[0]["request"], p["request"],
+        "list element = event payload"
+    );
+
+    let answer = c
+        .ok(
+            "plugin.approval.resolve",
+            json!({ "id": id, "decision": "allow-once" }),
+        )
+        .await;
+    assert_eq!(answer["ok"], true, "{answer}");
+    let resolved = c
+        .wait("plugin.approval.resolved", |f| {
+            f["event"] == "plugin.approval.resolved"
+        })
+        .await;
+    assert_eq!(resolved["payload"]["id"], id.as_str(), "{resolved}");
+    let end = c.run_end("a1").await;
+    assert_eq!(end["payload"]["state"], "final", "{end}");
+    assert_eq!(text_of(&end["payload"]["message"]), "done", "{end}");
+    assert_eq!(c.ok("plugin.approval.list", json!({})).await, json!([]));
 }
