@@ -83,8 +83,9 @@ $("signin-form").addEventListener("submit", (e) => {
   signinReason = "";
   storeToken(token);
   $("token-input").value = "";
-  if (parseRoute().name === "signin") navigate("#/overview", { replace: true });
+  setText($("signin-reason"), "");
   gw.start(token);
+  if (parseRoute().name === "signin") navigate("#/overview", { replace: true });
 });
 
 $("signout").addEventListener("click", () => {
@@ -123,6 +124,7 @@ gw.on("state", (state, detail) => {
   }
   if (state === "idle") return;
   $("signin-view").hidden = true;
+  setText($("signin-reason"), "");
   $("topbar").hidden = false;
   body.dataset.state = state;
   const conn = $("conn-status");

@@ -76,15 +76,8 @@ export class Gateway {
     clearTimeout(this.retryTimer);
     clearTimeout(this.connectTimer);
     this.retryTimer = null;
-    if (this.ws) {
-      const ws = this.ws;
-      this.ws = null;
-      try {
-        ws.close(1000, "signed out");
-      } catch (e) {
-        // already closed
-      }
-    }
+    closeQuietly(this.ws, 1000, "signed out");
+    this.ws = null;
     this.failPending(new GatewayError("DISCONNECTED", "signed out"));
     this.hello = null;
     this.token = null;
@@ -102,6 +95,7 @@ export class Gateway {
       return;
     }
     this.ws = ws;
+    this.connectSent = false;
     this.frameSeq = 0;
     this.hello = null;
     this.setState("connecting");
@@ -110,6 +104,12 @@ export class Gateway {
         this.dropSocket(generation);
       }
     }, CONNECT_TIMEOUT_MS);
+    // The server opens with connect.challenge; should it not come, connect anyway.
+    ws.addEventListener("open", () => {
+      setTimeout(() => {
+        if (generation === this.generation && !this.connectSent) this.sendConnect(generation);
+      }, 1500);
+    });
     ws.addEventListener("message", (m) => {
       if (generation === this.generation) this.onFrame(m.data, generation);
     });
@@ -122,16 +122,9 @@ export class Gateway {
 
   dropSocket(generation) {
     if (generation !== this.generation) return;
-    const ws = this.ws;
+    closeQuietly(this.ws, 4000, "resync");
     this.ws = null;
     this.generation += 1;
-    if (ws) {
-      try {
-        ws.close(4000, "resync");
-      } catch (e) {
-        // ignore
-      }
-    }
     this.failPending(new GatewayError("DISCONNECTED", "connection lost"));
     this.scheduleReconnect(this.generation);
   }
@@ -164,14 +157,8 @@ export class Gateway {
     this.generation += 1;
     clearTimeout(this.retryTimer);
     clearTimeout(this.connectTimer);
-    if (this.ws) {
-      try {
-        this.ws.close(1000, "signed out");
-      } catch (e) {
-        // ignore
-      }
-      this.ws = null;
-    }
+    closeQuietly(this.ws, 1000, "signed out");
+    this.ws = null;
     this.failPending(new GatewayError("DISCONNECTED", reason));
     this.token = null;
     this.hello = null;
@@ -240,6 +227,8 @@ export class Gateway {
   }
 
   sendConnect(generation) {
+    if (this.connectSent) return;
+    this.connectSent = true;
     const params = {
       minProtocol: 3,
       maxProtocol: 3,
@@ -262,16 +251,9 @@ export class Gateway {
         if (err.code === "UNAUTHORIZED" || (err.code !== "DISCONNECTED" && !err.retryable)) {
           this.endSession(err.message || err.code);
         } else if (err.code !== "DISCONNECTED") {
-          const ws = this.ws;
+          closeQuietly(this.ws, 1000, "retry");
           this.ws = null;
           this.generation += 1;
-          if (ws) {
-            try {
-              ws.close(1000, "retry");
-            } catch (e) {
-              // ignore
-            }
-          }
           this.scheduleReconnect(this.generation, err.retryAfterMs || undefined);
         }
       },
@@ -358,6 +340,20 @@ export class Gateway {
       sub.id = null;
       this.sendSubscribe(sub);
     }
+  }
+}
+
+/** Closes a socket without a console warning: one still connecting is closed once it opens. */
+function closeQuietly(ws, code, reason) {
+  if (!ws) return;
+  try {
+    if (ws.readyState === WebSocket.CONNECTING) {
+      ws.addEventListener("open", () => ws.close(code, reason));
+    } else if (ws.readyState === WebSocket.OPEN) {
+      ws.close(code, reason);
+    }
+  } catch (e) {
+    // already closed
   }
 }
 
