@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use subtle::ConstantTimeEq;
-use switchboard_api::Role;
+use switchboard_api::{Role, Scope};
 use switchboard_storage::{NewToken, Store, now_ms};
 
 use crate::cache::{CacheHit, Refused, TokenDigest, digest};
 use crate::hash::Argon2Pool;
-use crate::{AuthError, Principal, PrincipalKind, VerifiedCache, generate_token, parse_token};
+use crate::{
+    AuthError, Principal, PrincipalKind, TokenGrant, VerifiedCache, generate_token, parse_token,
+};
 
 /// What the verifier needs from configuration.
 #[derive(Clone, Default)]
@@ -49,6 +51,8 @@ pub struct CreatedToken {
     pub created_at: i64,
     /// Expiry, unix ms.
     pub expires_at: Option<i64>,
+    /// Where it may act (SPEC §18); `None`: everywhere.
+    pub scope: Option<Scope>,
 }
 
 impl std::fmt::Debug for CreatedToken {
@@ -58,6 +62,7 @@ impl std::fmt::Debug for CreatedToken {
             .field("token", &"<redacted>")
             .field("name", &self.name)
             .field("role", &self.role)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
@@ -210,8 +215,8 @@ impl TokenVerifier {
             name: record.name.clone(),
             role: record.role,
             expires_at: record.expires_at,
-            // Stored scopes arrive with the token records (issue 17); none yet.
-            scope: None,
+            // Part of the principal like the role: cached with it, so a cache hit keeps it.
+            scope: record.scope.clone(),
         };
         // The record was read before argon2 ran; a revocation since then is seen here, under
         // the cache's lock, and wins: the result is neither cached nor returned.
@@ -223,13 +228,27 @@ impl TokenVerifier {
         Ok(principal)
     }
 
-    /// Creates and stores a token; only its argon2id hash is kept.
+    /// Creates and stores a token with `role`, everywhere; only its argon2id hash is kept.
     pub async fn create(
         &self,
         name: &str,
         role: Role,
         expires_in: Option<Duration>,
     ) -> Result<CreatedToken, AuthError> {
+        self.create_granted(name, TokenGrant::from(role), expires_in)
+            .await
+    }
+
+    /// Creates and stores a token granting `grant` (a role and a checked scope); only its
+    /// argon2id hash is kept, the scope beside it.
+    pub async fn create_granted(
+        &self,
+        name: &str,
+        grant: TokenGrant,
+        expires_in: Option<Duration>,
+    ) -> Result<CreatedToken, AuthError> {
+        let role = grant.role();
+        let scope = grant.scope().cloned();
         let (id, token) = generate_token()?;
         // The same bound as verification: a burst of creates waits here, not in memory.
         let hash = self.inner.argon2.hash(token.clone()).await?;
@@ -245,6 +264,7 @@ impl TokenVerifier {
                 hash,
                 created_at,
                 expires_at,
+                scope: scope.clone(),
             })
             .await?;
         Ok(CreatedToken {
@@ -254,6 +274,7 @@ impl TokenVerifier {
             role,
             created_at,
             expires_at,
+            scope,
         })
     }
 

@@ -3,7 +3,8 @@
 //! full, the entry is logged at warn level instead (with a running count), never silently lost.
 //!
 //! An entry names the caller twice: the `actor` it chose itself (its `user_id`, a claim) and,
-//! where one was proven, its principal (`token:<id>`, `admin_token`, `anonymous`) and role.
+//! where one was proven, its principal (`token:<id>`, `admin_token`, `anonymous`), role and
+//! scope.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,8 +78,8 @@ impl AuditLog {
     }
 
     /// Queues an entry for a call on `conn`: the actor is the `user_id` it connected as (else
-    /// its bearer's name, else `connection:<id>`), and the principal and role are the ones its
-    /// token proved (`connect`'s, else the bearer's).
+    /// its bearer's name, else `connection:<id>`), and the principal, role and scope are the
+    /// ones its token proved (`connect`'s, else the bearer's).
     pub fn record_by(
         &self,
         conn: &ConnectionState,
@@ -100,6 +101,7 @@ impl AuditLog {
         let by = principal.map(|p| AuditPrincipal {
             principal: p.key(),
             role: p.role,
+            scope: p.scope.clone(),
         });
         self.queue(
             NewAuditEntry {

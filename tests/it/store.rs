@@ -52,6 +52,7 @@ async fn tokens_round_trip_and_revoke_keeps_the_first_time() {
             hash: "$argon2id$x".into(),
             created_at: 10,
             expires_at: Some(99),
+            scope: None,
         })
         .await
         .unwrap();
@@ -110,6 +111,24 @@ async fn sessions_list_newest_first_with_filters_and_cursor() {
             ..Default::default()
         };
         assert_eq!(s.list_sessions(&gpt).await.unwrap().len(), 1);
+        // A scoped token's listing: sessions of its agents, and its sessions.
+        let scoped = SessionQuery {
+            limit: 10,
+            scope: Some(switchboard_api::Scope {
+                agents: Some(vec!["gpt".into()]),
+                sessions: Some(vec!["a".into()]),
+            }),
+            ..Default::default()
+        };
+        let mut ids: Vec<String> = s
+            .list_sessions(&scoped)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|x| x.id)
+            .collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "d"], "{}", b.name);
         assert_eq!(s.count_sessions().await.unwrap(), 4, "{}", b.name);
     }
 }

@@ -29,6 +29,10 @@ pub struct Model {
     pub principal: Option<String>,
     /// The role the caller held (`viewer`, `operator`, `admin`), with `principal`.
     pub role: Option<String>,
+    /// The scope the caller's token held, as the JSON of a `Scope` (SPEC §18); `None`:
+    /// everywhere (or nothing was proven).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub scope: Option<String>,
 }
 
 /// No relations.

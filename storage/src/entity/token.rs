@@ -23,6 +23,9 @@ pub struct Model {
     pub revoked_at: Option<i64>,
     /// Last successful verification, unix ms.
     pub last_used_at: Option<i64>,
+    /// Where it may act, as the JSON of a `Scope` (SPEC §18); `None`: everywhere.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub scope: Option<String>,
 }
 
 /// No relations.

@@ -14,6 +14,7 @@ mod m20261130_000008_runs_message;
 mod m20261203_000001_audit_principal;
 mod m20261204_000001_session_leases;
 mod m20261210_000001_session_keys;
+mod m20261215_000001_token_scopes;
 
 /// Every migration of the store, oldest first.
 #[derive(Debug)]
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_audit_principal::Migration),
             Box::new(m20261204_000001_session_leases::Migration),
             Box::new(m20261210_000001_session_keys::Migration),
+            Box::new(m20261215_000001_token_scopes::Migration),
         ]
     }
 }

@@ -5,10 +5,10 @@ use sea_orm::{
     ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use switchboard_api::Role;
+use switchboard_api::{Role, Scope};
 
-use super::Store;
 use super::commit::insert_rows;
+use super::{Store, scope};
 use crate::StoreError;
 use crate::entity::audit;
 
@@ -38,17 +38,26 @@ pub struct AuditPrincipal {
     pub principal: String,
     /// The role it held.
     pub role: Role,
+    /// The scope its token held (SPEC §18); `None`: everywhere.
+    pub scope: Option<Scope>,
 }
 
 /// A stored entry.
 pub type AuditEntry = audit::Model;
 
-fn audit_row(new: NewAuditEntry, by: Option<AuditPrincipal>) -> audit::ActiveModel {
-    let (principal, role) = match by {
-        Some(by) => (Some(by.principal), Some(by.role.as_str().to_owned())),
-        None => (None, None),
+fn audit_row(
+    new: NewAuditEntry,
+    by: Option<AuditPrincipal>,
+) -> Result<audit::ActiveModel, StoreError> {
+    let (principal, role, scope) = match by {
+        Some(by) => (
+            Some(by.principal),
+            Some(by.role.as_str().to_owned()),
+            scope::encode("audit", by.scope.as_ref())?,
+        ),
+        None => (None, None, None),
     };
-    audit::ActiveModel {
+    Ok(audit::ActiveModel {
         id: NotSet,
         at: Set(new.at),
         actor: Set(new.actor),
@@ -59,7 +68,8 @@ fn audit_row(new: NewAuditEntry, by: Option<AuditPrincipal>) -> audit::ActiveMod
         remote_addr: Set(new.remote_addr),
         principal: Set(principal),
         role: Set(role),
-    }
+        scope: Set(scope),
+    })
 }
 
 /// Paging for [`Store::list_audit`]: newest first.
@@ -90,7 +100,7 @@ impl Store {
             .iter()
             .cloned()
             .map(|(new, by)| audit_row(new, by))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let txn = self.conn().begin().await?;
         insert_rows::<audit::Entity>(&txn, rows).await?;
         txn.commit().await?;

@@ -8,6 +8,7 @@ mod events;
 mod leases;
 mod messages;
 mod runs;
+mod scope;
 mod sessions;
 mod tokens;
 

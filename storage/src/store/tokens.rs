@@ -2,9 +2,9 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use switchboard_api::Role;
+use switchboard_api::{Role, Scope};
 
-use super::Store;
+use super::{Store, scope};
 use crate::StoreError;
 use crate::entity::token;
 
@@ -23,6 +23,8 @@ pub struct NewToken {
     pub created_at: i64,
     /// Expiry, unix ms.
     pub expires_at: Option<i64>,
+    /// Where it may act (SPEC §18); `None`: everywhere. Checked by the caller, stored as given.
+    pub scope: Option<Scope>,
 }
 
 /// A stored token.
@@ -44,6 +46,8 @@ pub struct TokenRecord {
     pub revoked_at: Option<i64>,
     /// Last use, unix ms.
     pub last_used_at: Option<i64>,
+    /// Where it may act (SPEC §18); `None`: everywhere.
+    pub scope: Option<Scope>,
 }
 
 impl std::fmt::Debug for TokenRecord {
@@ -54,6 +58,7 @@ impl std::fmt::Debug for TokenRecord {
             .field("role", &self.role)
             .field("expires_at", &self.expires_at)
             .field("revoked_at", &self.revoked_at)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
@@ -73,6 +78,7 @@ impl TryFrom<token::Model> for TokenRecord {
             table: "tokens",
             detail: format!("token {}: {e}", m.id),
         })?;
+        let scope = scope::decode("tokens", &format!("token {}", m.id), m.scope.as_deref())?;
         Ok(TokenRecord {
             id: m.id,
             name: m.name,
@@ -82,6 +88,7 @@ impl TryFrom<token::Model> for TokenRecord {
             expires_at: m.expires_at,
             revoked_at: m.revoked_at,
             last_used_at: m.last_used_at,
+            scope,
         })
     }
 }
@@ -89,6 +96,7 @@ impl TryFrom<token::Model> for TokenRecord {
 impl Store {
     /// Stores a new token.
     pub async fn insert_token(&self, new: NewToken) -> Result<(), StoreError> {
+        let scope = scope::encode("tokens", new.scope.as_ref())?;
         token::Entity::insert(token::ActiveModel {
             id: Set(new.id),
             name: Set(new.name),
@@ -98,6 +106,7 @@ impl Store {
             expires_at: Set(new.expires_at),
             revoked_at: Set(None),
             last_used_at: Set(None),
+            scope: Set(scope),
         })
         .exec(self.conn())
         .await?;
