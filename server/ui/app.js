@@ -75,6 +75,14 @@ $("theme-toggle").addEventListener("click", () => {
 window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", paintThemeToggle);
 paintThemeToggle();
 
+// The skip link moves focus to the content without touching the hash (the router's).
+document.querySelector(".skip-link").addEventListener("click", (e) => {
+  e.preventDefault();
+  const main = $("main");
+  main.focus();
+  main.scrollIntoView();
+});
+
 // ---- sign-in / sign-out ----
 
 $("signin-form").addEventListener("submit", (e) => {

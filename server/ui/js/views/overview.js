@@ -48,7 +48,7 @@ export function mount(ctx, root) {
       h(
         "div.grid-2",
         h(
-          "section.panel",
+          "section.panel.panel-chart",
           h(
             "div.panel-head",
             h("h2", "Events per second"),
