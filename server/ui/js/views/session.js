@@ -35,6 +35,7 @@ import { statusOf } from "../store.js";
 const HISTORY_PAGE = 200;
 const REFRESH_PAGE = 60;
 const REFRESH_DELAY_MS = 250;
+const REFRESH_MAX_PAGES = 10;
 const TAIL_EVENTS = 500;
 const RENDER_STEP = 500;
 const MAX_BUFFER = 50000;
@@ -151,20 +152,37 @@ export function mount(ctx, root, route) {
   );
 
   // ---- runs ----
+  // Runs are kept in transcript order: by their first stored message's id (the order
+  // chat.history has), and runs whose messages are not read yet (queued, just started) after
+  // those, in the order they were first seen.
+  let seenCounter = 0;
+  let needsSort = false;
+  const awaitingUser = new Set(); // live runs that started but whose user message is not read yet
+
   function newRun(key, runId) {
     return {
       key,
       runId: runId || null,
+      order: null, // smallest message id, once read
+      seen: seenCounter++,
       msgs: new Map(), // role -> {id, text, createdAt, usage, final}
       tools: new Map(), // toolCallId -> {tool, input, output, result, isError, done}
       approvals: new Map(), // approvalId -> approval
       status: null,
       error: null,
       usage: null,
+      lookups: 0,
       el: null,
       parts: null,
       dirty: true,
     };
+  }
+
+  function compareRuns(a, b) {
+    if (a.order !== null && b.order !== null) return a.order - b.order;
+    if (a.order !== null) return -1;
+    if (b.order !== null) return 1;
+    return a.seen - b.seen;
   }
 
   function runFor(runId, { create }) {
@@ -184,25 +202,21 @@ export function mount(ctx, root, route) {
     schedule();
   }
 
-  /** Upserts a page of history (oldest first); new runs go before the first known one of the
-   * page, after the previous one, or at `edge` ("start" | "end") when none is known. */
-  function mergeHistory(messages, edge) {
-    const firstKnown = messages.map((m) => runByKey.get(m.runId || `msg:${m.id}`)).find(Boolean) || null;
-    let anchor = null;
+  /** Upserts messages from chat.history (any page, any order). */
+  function mergeHistory(messages) {
     for (const m of messages) {
       const key = m.runId || `msg:${m.id}`;
       let run = runByKey.get(key);
       if (!run) {
         run = newRun(key, m.runId);
-        let pos;
-        if (anchor) pos = runs.indexOf(anchor) + 1;
-        else if (firstKnown) pos = runs.indexOf(firstKnown);
-        else pos = edge === "start" ? 0 : runs.length;
-        runs.splice(pos, 0, run);
+        runs.push(run);
         runByKey.set(key, run);
         structureDirty = true;
       }
-      anchor = run;
+      if (run.order === null || m.id < run.order) {
+        run.order = m.id;
+        needsSort = true;
+      }
       const prev = run.msgs.get(m.role);
       if (!prev || !prev.final || prev.text !== m.content || prev.id !== m.id) {
         run.msgs.set(m.role, {
@@ -215,9 +229,18 @@ export function mount(ctx, root, route) {
         if (m.role === "assistant" && m.usage && !run.usage) run.usage = m.usage;
         run.dirty = true;
       }
+      if (m.role === "user") awaitingUser.delete(run);
       if (oldestMsgId === null || m.id < oldestMsgId) oldestMsgId = m.id;
     }
+    if (needsSort) structureDirty = true;
     schedule();
+  }
+
+  function sortRuns() {
+    if (!needsSort) return;
+    needsSort = false;
+    runs.sort(compareRuns);
+    structureDirty = true;
   }
 
   // ---- events ----
@@ -244,6 +267,7 @@ export function mount(ctx, root, route) {
     }
     if (seq <= applied) return; // already shown
     if (seq === applied + 1) {
+      buffer.delete(seq);
       apply(name, p);
       applied = seq;
       drain();
@@ -257,16 +281,15 @@ export function mount(ctx, root, route) {
     armGapTimer();
   }
 
+  // The buffer only ever holds sequence numbers above applied + 1 (each one applied is taken
+  // out of it), so what is left after draining is a real gap.
   function drain() {
-    while (buffer.size) {
-      const next = buffer.get(applied + 1);
-      if (!next) break;
+    let next = buffer.get(applied + 1);
+    while (next) {
       buffer.delete(applied + 1);
       apply(next[0], next[1]);
       applied += 1;
-    }
-    if (buffer.size) {
-      for (const seq of buffer.keys()) if (seq <= applied) buffer.delete(seq);
+      next = buffer.get(applied + 1);
     }
     if (buffer.size) armGapTimer();
     else clearGapTimer();
@@ -330,7 +353,11 @@ export function mount(ctx, root, route) {
         run.status = p.status;
         if (p.error) run.error = p.error;
         if (p.usage) run.usage = p.usage;
-        if (!historical && (p.status === "started" || !LIVE_STATUSES.has(p.status))) requestRefresh();
+        if (!historical && (p.status === "started" || !LIVE_STATUSES.has(p.status))) {
+          // Its user message joined the transcript as it started; its reply as it ended.
+          if (!run.msgs.has("user")) awaitingUser.add(run);
+          requestRefresh();
+        }
         break;
       case "tool.call": {
         const t = run.tools.get(p.toolCallId) || { output: "", result: undefined, isError: false, done: false };
@@ -408,13 +435,28 @@ export function mount(ctx, root, route) {
     if (!alive || gw.state !== "live") return;
     refreshing = true;
     try {
-      const [hist, det] = await Promise.all([
-        gw.call("chat.history", { sessionId, limit: REFRESH_PAGE }),
-        gw.call("sessions.get", { sessionId }),
-      ]);
+      const detailCall = gw.call("sessions.get", { sessionId });
+      // The newest page, then older ones while a started run's user message is still unread
+      // (many runs may have gone by during a reconnect), at most REFRESH_MAX_PAGES.
+      let before;
+      for (let page = 0; page < REFRESH_MAX_PAGES; page += 1) {
+        const params = { sessionId, limit: page === 0 ? REFRESH_PAGE : HISTORY_PAGE };
+        if (before !== undefined) params.before = before;
+        const hist = await gw.call("chat.history", params);
+        if (!alive) return;
+        const msgs = hist.messages || [];
+        mergeHistory(msgs);
+        const waiting = [...awaitingUser].filter((r) => r.lookups < 3);
+        if (!waiting.length || !hist.hasMore || !msgs.length) break;
+        before = msgs[0].id;
+      }
+      // A run whose user message three refreshes did not find stops being looked for.
+      for (const r of awaitingUser) {
+        r.lookups += 1;
+        if (r.lookups >= 3) awaitingUser.delete(r);
+      }
+      detail = await detailCall;
       if (!alive) return;
-      mergeHistory(hist.messages || [], "end");
-      detail = det;
       headDirty = true;
       schedule();
     } catch (e) {
@@ -442,7 +484,7 @@ export function mount(ctx, root, route) {
       detail = det;
       initialLastSeq = det.lastSeq || 0;
       applied = Math.max(0, initialLastSeq - TAIL_EVENTS);
-      mergeHistory(hist.messages || [], "end");
+      mergeHistory(hist.messages || []);
       hasMoreHistory = Boolean(hist.hasMore);
       initialized = true;
       error.hidden = true;
@@ -492,6 +534,7 @@ export function mount(ctx, root, route) {
 
   function flushInner() {
     const before = following;
+    sortRuns();
     // The render window: the last `renderLimit` entries.
     let start = runs.length;
     let count = 0;
@@ -769,7 +812,7 @@ export function mount(ctx, root, route) {
       hasMoreHistory = Boolean(hist.hasMore);
       renderLimit += msgs.length;
       following = false;
-      mergeHistory(msgs, "start");
+      mergeHistory(msgs);
     } catch (e) {
       if (alive && e.code !== "DISCONNECTED") showError(`Could not load older messages: ${errText(e)}`);
     } finally {
