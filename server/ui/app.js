@@ -256,6 +256,8 @@ function renderRoute() {
     return;
   }
   unmountView();
+  // The new view starts at the top; focus stays where the person put it (a nav link).
+  window.scrollTo(0, 0);
   const container = h("div.view-inner");
   viewEl.replaceChildren(container);
   const module = VIEWS[route.name];
@@ -275,11 +277,6 @@ function renderRoute() {
     container.append(h("p.notice.notice-error", "This view failed to load."));
     mounted = { key, role: gw.role, epoch: liveEpoch, instance: { unmount() {} } };
   }
-  const main = $("main");
-  if (document.activeElement && document.activeElement !== document.body && !main.contains(document.activeElement)) {
-    // Keep focus where the person put it (a nav link); screen readers get the new title.
-  }
-  window.scrollTo(0, 0);
 }
 
 function markNav(name) {

@@ -773,6 +773,7 @@ export function mount(ctx, root, route) {
     window.scrollTo(0, document.documentElement.scrollHeight);
   }
   const onScroll = () => {
+    if (!initialized) return; // the view's own first scroll to the top, before any content
     const bottom = atBottom();
     if (bottom !== following) {
       following = bottom;
