@@ -36,11 +36,9 @@ pub(super) async fn connect(
     req: ConnectRequest,
 ) -> Result<ConnectResult, ApiError> {
     let conn = caller(ext)?;
-    // The reply always says protocol 3, whatever range the client asks for: the OpenClaw CLI
-    // asks for 4..4 yet speaks the same frames.
-    if req.min_protocol.is_some_and(|v| v > PROTOCOL_VERSION) {
-        tracing::debug!(min = ?req.min_protocol, max = ?req.max_protocol, "client asked for a newer protocol; answering 3");
-    }
+    // This reply says protocol 3; a `/ws` connection that asked for 4 or more speaks the
+    // OpenClaw dialect, whose transport rewrites it to 4 (SPEC §16, `ws::openclaw`).
+    tracing::debug!(min = ?req.min_protocol, max = ?req.max_protocol, "connect");
     let client = req.client.unwrap_or_default();
     let user_id = req
         .user_id

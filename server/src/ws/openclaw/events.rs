@@ -46,6 +46,12 @@ impl OpenClaw {
                     "ts": payload.get("updatedAt").cloned()
                         .unwrap_or_else(|| json!(switchboard_storage::now_ms())),
                 });
+                if reason == "update" {
+                    // A run stored its messages: OpenClaw's "transcript changed" (no message
+                    // identity), on which a client showing the session reloads its history —
+                    // how a TUI sees replies to other clients in its session.
+                    out["phase"] = json!("message");
+                }
                 if reason != "delete" {
                     let row = shapes::session_row(&payload);
                     out["updatedAt"] = row.get("updatedAt").cloned().unwrap_or(Value::Null);

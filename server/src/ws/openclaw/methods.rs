@@ -93,6 +93,11 @@ impl OpenClaw {
         method: String,
         params: Option<Box<RawValue>>,
     ) -> Rewritten {
+        if method == "connect" {
+            // A second `connect` on this connection is answered in the dialect too.
+            self.pending.insert(id_key(id), Pending::Connect);
+            return Rewritten::Call { method, params };
+        }
         let target = OPENCLAW_METHODS
             .iter()
             .find(|(name, _)| *name == method)
