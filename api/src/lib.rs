@@ -12,7 +12,7 @@ pub mod session_key;
 mod status;
 pub mod types;
 
-pub use catalogue::{Access, CATALOGUE, MethodSpec};
+pub use catalogue::{Access, CATALOGUE, MethodSpec, Scoping};
 pub use error::{ErrorCode, ErrorData};
 pub use events::Event;
 pub use role::{ParseRoleError, Role};

@@ -8,7 +8,7 @@
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
-use crate::Role;
+use crate::{Role, Scope};
 use crate::types::{
     AbortResult, AgentList, ApprovalList, ChatSendResult, ChatStartResult, CommandList,
     DeleteResult, History, ModelList, PublicConfig, QuestionList, ResolveResult, SessionDetail,
@@ -43,7 +43,7 @@ pub trait GatewayApi {
     fn health(&self) -> RpcResult<HealthResult>;
 
     /// Gateway status.
-    #[method(name = "status")]
+    #[method(name = "status", with_extensions)]
     async fn status(&self) -> RpcResult<StatusResult>;
 }
 
@@ -57,13 +57,15 @@ pub trait GatewayApi {
     rpc(server, client, namespace = "tokens", namespace_separator = ".")
 )]
 pub trait TokensApi {
-    /// Creates a token; the reply is the only time it is shown.
+    /// Creates a token; the reply is the only time it is shown. `scope` (SPEC §18) narrows a
+    /// viewer or operator token to some agents and sessions.
     #[method(name = "create", param_kind = map, with_extensions)]
     async fn create(
         &self,
         name: String,
         role: Role,
         #[argument(rename = "expiresInS")] expires_in_s: Option<u64>,
+        scope: Option<Scope>,
     ) -> RpcResult<CreatedTokenInfo>;
 
     /// Lists tokens.
@@ -203,7 +205,7 @@ pub trait ChatApi {
 )]
 pub trait SessionsApi {
     /// Sessions, most recently updated first.
-    #[method(name = "list", param_kind = map)]
+    #[method(name = "list", param_kind = map, with_extensions)]
     async fn list(
         &self,
         #[argument(rename = "agentId")] agent_id: Option<String>,
@@ -314,7 +316,7 @@ pub trait EventsApi {
 )]
 pub trait ApprovalsApi {
     /// Pending approvals (also after a reconnect: they are stored).
-    #[method(name = "list")]
+    #[method(name = "list", with_extensions)]
     async fn list(&self) -> RpcResult<ApprovalList>;
 
     /// Approves or denies a pending tool call.

@@ -210,6 +210,13 @@ impl ConnectionState {
         }
     }
 
+    /// The scope of the principal in force (SPEC §18); `None`: everywhere.
+    pub fn scope(&self) -> Option<switchboard_api::Scope> {
+        let identity = self.identity.lock().unwrap_or_else(|p| p.into_inner());
+        self.in_force(identity.as_ref())
+            .and_then(|p| p.scope.clone())
+    }
+
     /// The principal whose role is in force: `connect`'s, else (on `/rpc`) the bearer's.
     fn in_force<'a>(&'a self, identity: Option<&'a Identity>) -> Option<&'a Principal> {
         identity.map(|i| &i.principal).or_else(|| {
@@ -336,6 +343,10 @@ impl Recipient for ConnectionState {
 
     fn close(&self, code: u16, reason: &str) {
         ConnectionState::close(self, code, reason);
+    }
+
+    fn scope(&self) -> Option<switchboard_api::Scope> {
+        ConnectionState::scope(self)
     }
 }
 

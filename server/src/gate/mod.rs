@@ -4,19 +4,22 @@
 //! batch entry, bounds calls in flight on `/rpc` WebSockets, and audits denials.
 
 mod failed_auth;
+mod scope;
 
 pub use failed_auth::FailedAuthLimiter;
+pub use scope::ScopeCheck;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::Either;
 use jsonrpsee::MethodResponse;
 use jsonrpsee::core::middleware::{
     Batch, BatchEntry, BatchEntryErr, Notification, ResponseFuture, RpcServiceT,
 };
 use jsonrpsee::types::{ErrorCode as JsonRpcCode, ErrorObjectOwned, Request};
-use switchboard_api::{Access, MethodSpec, Role, catalogue};
+use switchboard_api::{Access, MethodSpec, Role, Scoping, catalogue};
 use tower::Layer;
 use tracing::Instrument;
 
@@ -31,6 +34,8 @@ struct GateContext {
     /// Role of a caller without identity on `/rpc` (`None`: anonymous callers are refused).
     anonymous: Option<Role>,
     audit: AuditLog,
+    /// Where scoped principals may act.
+    scope: ScopeCheck,
 }
 
 /// The gate as a `tower::Layer` for any inner RPC service.
@@ -41,9 +46,13 @@ pub struct RoleGate {
 
 impl RoleGate {
     /// A gate; `anonymous` is the role of identity-less `/rpc` callers, if they are allowed.
-    pub fn new(anonymous: Option<Role>, audit: AuditLog) -> RoleGate {
+    pub fn new(anonymous: Option<Role>, audit: AuditLog, scope: ScopeCheck) -> RoleGate {
         RoleGate {
-            ctx: Arc::new(GateContext { anonymous, audit }),
+            ctx: Arc::new(GateContext {
+                anonymous,
+                audit,
+                scope,
+            }),
         }
     }
 }
@@ -194,7 +203,35 @@ where
             Some(c) => tracing::debug_span!(parent: &c.span, "call", method, id = %req.id),
             None => tracing::debug_span!("call", method, id = %req.id),
         };
-        let call = self.inner.call(req);
+        // A scoped principal's call that names a session, an agent, an approval or a topic is
+        // checked against the scope first (a store read); every other call goes straight on.
+        let scoped = spec
+            .filter(|s| needs_scope_check(s.scoping))
+            .and_then(|s| Some((s.scoping, conn.as_deref()?.scope()?)));
+        let call = match scoped {
+            None => Either::Right(self.inner.call(req)),
+            Some((scoping, scope)) => {
+                let inner = self.inner.clone();
+                let ctx = self.ctx.clone();
+                Either::Left(async move {
+                    let params = req.params.as_ref().map(|p| p.get());
+                    if let Err(e) = ctx.scope.check(scoping, params, &scope).await {
+                        if let Some(c) = &conn {
+                            ctx.audit.record_by(
+                                c,
+                                "call.denied",
+                                Some(method.to_owned()),
+                                "denied",
+                                Some(format!("outside the token's scope: {e}")),
+                            );
+                        }
+                        return MethodResponse::error(req.id.clone(), ErrorObjectOwned::from(e))
+                            .with_extensions(req.extensions);
+                    }
+                    inner.call(req).await
+                })
+            }
+        };
         ResponseFuture::future(
             async move {
                 let response = call.await;
@@ -219,6 +256,46 @@ where
         &self,
         mut batch: Batch<'a>,
     ) -> impl Future<Output = Self::BatchResponse> + Send + 'a {
+        let inner = self.inner.clone();
+        let ctx = self.ctx.clone();
+        self.gate_batch_roles(&mut batch);
+        async move {
+            // Scoped principals' entries that name sessions are checked against the scope
+            // before any entry runs (a refused one becomes an error entry in place).
+            for entry in batch.iter_mut() {
+                let Ok(BatchEntry::Call(req)) = entry else {
+                    continue;
+                };
+                let Some(spec) =
+                    catalogue::lookup(req.method_name()).filter(|s| needs_scope_check(s.scoping))
+                else {
+                    continue;
+                };
+                let conn = req.extensions().get::<Arc<ConnectionState>>().cloned();
+                let Some(scope) = conn.as_deref().and_then(ConnectionState::scope) else {
+                    continue;
+                };
+                let params = req.params.as_ref().map(|p| p.get());
+                if let Err(e) = ctx.scope.check(spec.scoping, params, &scope).await {
+                    let refused = BatchEntryErr::new(req.id.clone(), e.into());
+                    *entry = Err(refused);
+                }
+            }
+            inner.batch(batch).await
+        }
+    }
+
+    fn notification<'a>(
+        &self,
+        n: Notification<'a>,
+    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
+        self.inner.notification(n)
+    }
+}
+
+impl<S> RoleGateService<S> {
+    /// The role check of every batch entry: a refused one becomes an error entry in place.
+    fn gate_batch_roles(&self, batch: &mut Batch<'_>) {
         for entry in batch.iter_mut() {
             let refused = match entry {
                 Ok(BatchEntry::Call(req)) => {
@@ -241,15 +318,16 @@ where
                 *entry = Err(refused);
             }
         }
-        self.inner.batch(batch)
     }
+}
 
-    fn notification<'a>(
-        &self,
-        n: Notification<'a>,
-    ) -> impl Future<Output = Self::NotificationResponse> + Send + 'a {
-        self.inner.notification(n)
-    }
+/// Whether a method's scoping needs a check before the call (lists and counts limit
+/// themselves).
+fn needs_scope_check(scoping: Scoping) -> bool {
+    !matches!(
+        scoping,
+        Scoping::Unscoped | Scoping::Counts | Scoping::Filtered
+    )
 }
 
 /// `unsubscribe {subscriptionId}` (the documented shape) becomes jsonrpsee's positional

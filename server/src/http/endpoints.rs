@@ -12,7 +12,7 @@ use tower::layer::util::{Identity, Stack};
 
 use super::rpc::CallsOnly;
 use crate::AppState;
-use crate::gate::RoleGate;
+use crate::gate::{RoleGate, ScopeCheck};
 use crate::ws::FrameLimits;
 
 /// Entries of one JSON-RPC batch, at most.
@@ -50,8 +50,19 @@ impl Endpoints {
     pub fn new(state: AppState, methods: Methods) -> Endpoints {
         let server = &state.config.server;
         let limits = &state.config.limits;
-        let rpc_middleware = RpcServiceBuilder::new()
-            .layer(RoleGate::new(state.anonymous_role(), state.audit.clone()));
+        let rpc_middleware = RpcServiceBuilder::new().layer(RoleGate::new(
+            state.anonymous_role(),
+            state.audit.clone(),
+            ScopeCheck::new(
+                state.store.clone(),
+                state
+                    .config
+                    .agents
+                    .iter()
+                    .map(|(id, _)| id.to_owned())
+                    .collect(),
+            ),
+        ));
         let clamp = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         // jsonrpsee serves HTTP only: `/rpc` WebSockets go to our own transport.
         let config = ServerConfig::builder()

@@ -65,4 +65,10 @@ pub trait Recipient: Send + Sync + std::fmt::Debug {
     /// Closes the connection with a WebSocket close `code` and `reason` (a slow consumer, a
     /// shutdown notice it cannot take).
     fn close(&self, code: u16, reason: &str);
+
+    /// The scope of its principal (SPEC §18): its subscriptions deliver only events of
+    /// sessions in it. `None`: everything.
+    fn scope(&self) -> Option<switchboard_api::Scope> {
+        None
+    }
 }

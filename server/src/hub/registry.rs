@@ -12,6 +12,7 @@ use serde_json::value::RawValue;
 
 use super::{Backlog, EventSink, HubEvent, NotificationSink, Recipient, Topic, Undeliverable};
 use crate::telemetry::names;
+use switchboard_api::Scope;
 
 /// How far behind the listeners of an event are: how many got it, and how many of those are
 /// [behind](EventSink::is_behind).
@@ -47,6 +48,8 @@ pub struct Subscriber {
     key: String,
     /// The connection's own event path if it has one, else the subscription's notifications.
     path: Arc<dyn EventSink>,
+    /// The scope of the subscriber's principal, as it was when it subscribed.
+    scope: Option<Arc<Scope>>,
 }
 
 impl Subscriber {
@@ -59,6 +62,7 @@ impl Subscriber {
         Subscriber {
             key: subscription_key(sink),
             path,
+            scope: conn.scope().map(Arc::new),
         }
     }
 }
@@ -69,6 +73,22 @@ struct Subscription {
     path: Arc<dyn EventSink>,
     /// `(session, seq)`: events of that session up to `seq` were already replayed.
     replayed_to: Option<(String, i64)>,
+    /// A scoped principal's: only events of sessions in it match.
+    scope: Option<Arc<Scope>>,
+}
+
+impl Subscription {
+    /// Whether `event` is for this subscription: its topic, and (for a scoped principal) a
+    /// session in the scope — an event of no session (`shutdown`) is for everyone.
+    fn matches(&self, event: &HubEvent) -> bool {
+        self.topic.matches(event)
+            && self.scope.as_ref().is_none_or(|scope| {
+                match (event.session_id.as_deref(), event.agent_id.as_deref()) {
+                    (Some(session), agent) => scope.allows_session(session, agent.unwrap_or("")),
+                    (None, _) => true,
+                }
+            })
+    }
 }
 
 struct Listener {
@@ -97,7 +117,7 @@ impl Listener {
 
     /// Whether this listener gets `event`.
     fn listens_to(&self, event: &HubEvent) -> bool {
-        self.subscriptions.iter().any(|s| s.topic.matches(event))
+        self.subscriptions.iter().any(|s| s.matches(event))
             || event
                 .run_id
                 .as_deref()
@@ -253,6 +273,7 @@ impl EventHub {
             topic,
             path: subscriber.path,
             replayed_to,
+            scope: subscriber.scope,
         });
         conn.subscriptions().fetch_add(1, Ordering::Relaxed);
         Attach::Attached
@@ -373,7 +394,7 @@ fn deliver(listener: &mut Listener, event: &HubEvent) -> Delivery {
     let mut index = 0;
     while index < listener.subscriptions.len() {
         let sub = &listener.subscriptions[index];
-        if !sub.topic.matches(event) {
+        if !sub.matches(event) {
             index += 1;
             continue;
         }

@@ -1,5 +1,7 @@
 //! `approvals.list`, `approvals.resolve`.
 
+use std::collections::HashMap;
+
 use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
 use switchboard_api::rpc::ApprovalsApiServer;
@@ -25,13 +27,34 @@ impl ApprovalMethods {
 
 #[async_trait]
 impl ApprovalsApiServer for ApprovalMethods {
-    async fn list(&self) -> RpcResult<ApprovalList> {
-        let pending = self
+    async fn list(&self, ext: &Extensions) -> RpcResult<ApprovalList> {
+        let mut pending = self
             .state
             .store
             .pending_approvals()
             .await
             .map_err(ApiError::from)?;
+        if let Some(scope) = caller(ext)?.scope() {
+            // A scoped token sees the approvals of sessions in its scope only.
+            let mut agents: HashMap<String, Option<String>> = HashMap::new();
+            for a in &pending {
+                if !agents.contains_key(&a.session_id) {
+                    let session = self
+                        .state
+                        .store
+                        .get_session(&a.session_id)
+                        .await
+                        .map_err(ApiError::from)?;
+                    agents.insert(a.session_id.clone(), session.map(|s| s.agent_id));
+                }
+            }
+            pending.retain(|a| {
+                agents
+                    .get(&a.session_id)
+                    .and_then(Option::as_deref)
+                    .is_some_and(|agent| scope.allows_session(&a.session_id, agent))
+            });
+        }
         Ok(ApprovalList {
             approvals: pending
                 .into_iter()

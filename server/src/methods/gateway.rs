@@ -8,6 +8,7 @@ use jsonrpsee::core::{RpcResult, async_trait};
 use switchboard_api::rpc::GatewayApiServer;
 use switchboard_api::types::{ClientInfo, ConnectAuth, ConnectResult, HealthResult, StatusResult};
 
+use super::caller;
 use super::connect::{ConnectRequest, connect};
 use crate::AppState;
 use crate::rpc::ApiError;
@@ -58,7 +59,9 @@ impl GatewayApiServer for GatewayMethods {
         })
     }
 
-    async fn status(&self) -> RpcResult<StatusResult> {
+    async fn status(&self, ext: &Extensions) -> RpcResult<StatusResult> {
+        // A scoped token sees the counts only, not the nodes (SPEC §18).
+        let scoped = caller(ext)?.scope().is_some();
         let connections = self.state.connections.snapshot();
         let mut by_role = BTreeMap::new();
         let mut subscriptions = 0;
@@ -86,7 +89,11 @@ impl GatewayApiServer for GatewayMethods {
             queued_runs: queued_runs as u64,
             subscriptions: subscriptions.max(self.state.hub.subscription_count() as u64),
             store: self.state.store.backend_name().to_owned(),
-            nodes: crate::admin::nodes(&self.state).await,
+            nodes: if scoped {
+                Vec::new()
+            } else {
+                crate::admin::nodes(&self.state).await
+            },
         })
     }
 }

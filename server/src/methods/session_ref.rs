@@ -58,15 +58,10 @@ impl SessionRef {
         match self {
             SessionRef::Unnamed => Ok(None),
             SessionRef::Id(id) => Ok(state.store.get_session(id).await?),
-            SessionRef::Key { key, agent_id } => {
-                if let Some(session) = state.store.get_session(key.rest()).await?
-                    && session.key.is_none()
-                    && session.agent_id == *agent_id
-                {
-                    return Ok(Some(session));
-                }
-                Ok(state.store.get_session_by_key(&key.to_string()).await?)
-            }
+            SessionRef::Key { key, agent_id } => Ok(state
+                .store
+                .find_session_for_key(agent_id, key.rest(), &key.to_string())
+                .await?),
         }
     }
 

@@ -86,12 +86,15 @@ fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
 impl SessionsApiServer for SessionMethods {
     async fn list(
         &self,
+        ext: &Extensions,
         agent_id: Option<String>,
         user_id: Option<String>,
         limit: Option<u64>,
         cursor: Option<String>,
         include_last_message: Option<bool>,
     ) -> RpcResult<SessionList> {
+        // A scoped token lists the sessions in its scope only.
+        let scope = caller(ext)?.scope();
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if limit == 0 || limit > MAX_PAGE {
             return Err(ApiError::InvalidRequest(format!("limit must be 1–{MAX_PAGE}")).into());
@@ -110,6 +113,7 @@ impl SessionsApiServer for SessionMethods {
                 user_id,
                 limit,
                 after,
+                scope,
             })
             .await
             .map_err(ApiError::from)?;

@@ -57,6 +57,8 @@ pub struct SessionQuery {
     pub limit: u64,
     /// Only sessions after this `(updated_at, id)` position (the last one of the previous page).
     pub after: Option<(i64, String)>,
+    /// Only sessions in this scope (a scoped token's, SPEC §18).
+    pub scope: Option<switchboard_api::Scope>,
 }
 
 impl Store {
@@ -106,6 +108,23 @@ impl Store {
             .await?)
     }
 
+    /// The session a key `agent:<agent_id>:<rest>` (`key`, normalised) names: the unkeyed
+    /// session of that agent whose id is `rest`, else the session that stores `key`.
+    pub async fn find_session_for_key(
+        &self,
+        agent_id: &str,
+        rest: &str,
+        key: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        if let Some(session) = self.get_session(rest).await?
+            && session.key.is_none()
+            && session.agent_id == agent_id
+        {
+            return Ok(Some(session));
+        }
+        self.get_session_by_key(key).await
+    }
+
     /// One session by id.
     pub async fn get_session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError> {
         Ok(session::Entity::find_by_id(id.to_owned())
@@ -121,6 +140,15 @@ impl Store {
         }
         if let Some(user) = &q.user_id {
             find = find.filter(session::Column::UserId.eq(user.as_str()));
+        }
+        if let Some(scope) = &q.scope {
+            let agents = scope.agents.clone().unwrap_or_default();
+            let sessions = scope.sessions.clone().unwrap_or_default();
+            find = find.filter(
+                Condition::any()
+                    .add(session::Column::AgentId.is_in(agents))
+                    .add(session::Column::Id.is_in(sessions)),
+            );
         }
         if let Some((updated_at, id)) = &q.after {
             find = find.filter(

@@ -1,0 +1,178 @@
+//! The scope check (SPEC §18): where a scoped principal may act, for the methods that name a
+//! session, an agent, an approval or a topic. One check, in the gate, before the method runs;
+//! the catalogue's [`Scoping`] says which check a method gets. A session outside the scope is
+//! `NOT_FOUND` with the very message a missing one gets, so a scoped token learns nothing of
+//! what it may not see. Lists and topic deliveries are filtered where they are made.
+
+use serde::Deserialize;
+use serde_json::Value;
+use switchboard_api::session_key;
+use switchboard_api::{Scope, Scoping};
+use switchboard_storage::Store;
+
+use crate::rpc::ApiError;
+
+/// What the check needs: the store (to find a session's agent) and the configured agents (to
+/// resolve a key's agent as the methods do).
+#[derive(Debug, Clone)]
+pub struct ScopeCheck {
+    store: Store,
+    agents: std::sync::Arc<[String]>,
+}
+
+/// The params a scope check reads; anything else is the method's business.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Named {
+    #[serde(default)]
+    session_id: Option<Value>,
+    #[serde(default)]
+    session_key: Option<Value>,
+    #[serde(default)]
+    agent_id: Option<Value>,
+    #[serde(default)]
+    approval_id: Option<Value>,
+    #[serde(default)]
+    topic: Option<Value>,
+}
+
+fn text(v: Option<&Value>) -> Option<&str> {
+    v.and_then(Value::as_str)
+}
+
+impl ScopeCheck {
+    /// A check over `store` for these configured agent ids.
+    pub fn new(store: Store, agents: Vec<String>) -> ScopeCheck {
+        ScopeCheck {
+            store,
+            agents: agents.into(),
+        }
+    }
+
+    /// Whether a principal limited to `scope` may make this call (`params` as sent).
+    pub async fn check(
+        &self,
+        scoping: Scoping,
+        params: Option<&str>,
+        scope: &Scope,
+    ) -> Result<(), ApiError> {
+        if matches!(
+            scoping,
+            Scoping::Unscoped | Scoping::Counts | Scoping::Filtered
+        ) {
+            return Ok(());
+        }
+        let named = match params {
+            None => Named::default(),
+            Some(p) => serde_json::from_str::<Named>(p)
+                .map_err(|_| ApiError::InvalidRequest("params must be an object".to_owned()))?,
+        };
+        match scoping {
+            Scoping::NamedSession => self.session(&named, scope, false).await,
+            Scoping::SessionOrAgent => self.session(&named, scope, true).await,
+            Scoping::Approval => self.approval(&named, scope).await,
+            Scoping::Topic => self.topic(&named, scope).await,
+            Scoping::Unscoped | Scoping::Counts | Scoping::Filtered => Ok(()),
+        }
+    }
+
+    /// The session a call names must be in scope; with `may_start`, a call that names none
+    /// (or a key no session has yet) starts one for an agent that must be.
+    async fn session(&self, n: &Named, scope: &Scope, may_start: bool) -> Result<(), ApiError> {
+        let agent_param = text(n.agent_id.as_ref());
+        if let Some(id) = text(n.session_id.as_ref()) {
+            return match self.store.get_session(id).await? {
+                Some(s) if !scope.allows_session(&s.id, &s.agent_id) => {
+                    Err(ApiError::NotFound(format!("no session {id}")))
+                }
+                // In scope, or missing: the method answers as for anyone.
+                _ => Ok(()),
+            };
+        }
+        if let Some(raw) = text(n.session_key.as_ref()) {
+            // A malformed key or an unknown agent: the method refuses it as for anyone.
+            let Ok(key) = session_key::parse(raw, agent_param) else {
+                return Ok(());
+            };
+            let Some(agent) = self
+                .agents
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(key.agent()))
+            else {
+                return Ok(());
+            };
+            let found = self
+                .store
+                .find_session_for_key(agent, key.rest(), &key.to_string())
+                .await?;
+            return match found {
+                Some(s) if scope.allows_session(&s.id, &s.agent_id) => Ok(()),
+                Some(_) => Err(ApiError::NotFound(format!("no session for key {key}"))),
+                None if may_start => may_start_for(scope, agent),
+                None => Ok(()),
+            };
+        }
+        if may_start {
+            return may_start_for(scope, agent_param.unwrap_or(session_key::DEFAULT_AGENT));
+        }
+        Ok(())
+    }
+
+    /// The session of the approval a call names must be in scope.
+    async fn approval(&self, n: &Named, scope: &Scope) -> Result<(), ApiError> {
+        let Some(id) = text(n.approval_id.as_ref()) else {
+            return Ok(());
+        };
+        let Some(approval) = self.store.get_approval(id).await? else {
+            return Ok(());
+        };
+        let in_scope = match self.store.get_session(&approval.session_id).await? {
+            Some(s) => scope.allows_session(&s.id, &s.agent_id),
+            None => false,
+        };
+        if in_scope {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("no pending approval {id}")))
+        }
+    }
+
+    /// A session topic must name a session in scope, an agent topic an agent in scope.
+    async fn topic(&self, n: &Named, scope: &Scope) -> Result<(), ApiError> {
+        let Some(topic) = text(n.topic.as_ref()) else {
+            return Ok(());
+        };
+        if let Some(id) = topic.strip_prefix("session:") {
+            let listed = scope
+                .sessions
+                .as_ref()
+                .is_some_and(|s| s.iter().any(|l| l == id));
+            if listed {
+                return Ok(());
+            }
+            return match self.store.get_session(id).await? {
+                Some(s) if scope.allows_session(&s.id, &s.agent_id) => Ok(()),
+                _ => Err(ApiError::NotFound(format!("no session {id}"))),
+            };
+        }
+        if let Some(agent) = topic.strip_prefix("agent:")
+            && !scope.allows_agent(agent)
+        {
+            return Err(ApiError::Forbidden(format!(
+                "this token's scope does not include agent {agent}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A new session for `agent`: only for an agent in scope.
+fn may_start_for(scope: &Scope, agent: &str) -> Result<(), ApiError> {
+    if scope.allows_agent(agent) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "this token's scope does not include agent {agent}: it may not start its sessions"
+        )))
+    }
+}
