@@ -62,7 +62,7 @@ async fn tokens_are_created_listed_without_secrets_and_revoked() {
     let server = TestServer::start(&[]).await;
     let admin = ws_client(&server, &server.admin_token).await;
     let created = admin
-        .create("ci-bot".into(), Role::Operator, Some(3600))
+        .create("ci-bot".into(), Role::Operator, Some(3600), None)
         .await
         .unwrap();
     assert!(created.token.starts_with(&format!("sb_{}_", created.id)));
@@ -99,7 +99,7 @@ async fn tokens_are_created_listed_without_secrets_and_revoked() {
     let unknown = admin.revoke("0000000000000000".into()).await.unwrap_err();
     assert_eq!(code_of(&unknown), -32004);
     let bad = admin
-        .create(String::new(), Role::Viewer, None)
+        .create(String::new(), Role::Viewer, None, None)
         .await
         .unwrap_err();
     assert_eq!(code_of(&bad), -32602);
@@ -110,7 +110,7 @@ async fn revoking_a_token_closes_its_live_connections_at_once() {
     let server = TestServer::start(&[]).await;
     let admin = http_client(&server, &server.admin_token);
     let victim = admin
-        .create("victim".into(), Role::Viewer, None)
+        .create("victim".into(), Role::Viewer, None, None)
         .await
         .unwrap();
     let bystander = server.token(Role::Viewer).await;
@@ -180,7 +180,7 @@ async fn the_audit_log_records_connects_denials_token_changes_and_kicks() {
         .await;
     ok.call("tokens.list", json!({})).await;
     let token = admin
-        .create("audited-token".into(), Role::Viewer, None)
+        .create("audited-token".into(), Role::Viewer, None, None)
         .await
         .unwrap();
     admin.revoke(token.id.clone()).await.unwrap();

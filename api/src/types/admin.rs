@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Role;
+use crate::{Role, Scope};
 
 /// `tokens.create`'s reply: the only time the token is shown.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +20,9 @@ pub struct CreatedTokenInfo {
     pub created_at: i64,
     /// Expiry, unix ms.
     pub expires_at: Option<i64>,
+    /// Where it may act (SPEC §18); absent: everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 impl std::fmt::Debug for CreatedTokenInfo {
@@ -29,6 +32,7 @@ impl std::fmt::Debug for CreatedTokenInfo {
             .field("token", &"<redacted>")
             .field("name", &self.name)
             .field("role", &self.role)
+            .field("scope", &self.scope)
             .finish_non_exhaustive()
     }
 }
@@ -51,6 +55,9 @@ pub struct TokenInfo {
     pub last_used_at: Option<i64>,
     /// Whether it was revoked.
     pub revoked: bool,
+    /// Where it may act (SPEC §18); absent: everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 /// `tokens.list`'s reply.
@@ -91,6 +98,9 @@ pub struct ConnectionInfo {
     /// The node it is connected to (many nodes; absent on a single node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,
+    /// The scope of the token behind its role (SPEC §18); absent: everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 /// `connections.list`'s reply.
@@ -132,6 +142,9 @@ pub struct AuditEntryInfo {
     /// The role the caller held, with `principal`.
     #[serde(default)]
     pub role: Option<Role>,
+    /// The scope the caller's token held (SPEC §18); absent: everywhere, or nothing proven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 /// `audit.list`'s reply.

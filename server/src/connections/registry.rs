@@ -71,6 +71,7 @@ impl ConnectionRegistry {
                 let identity = c.identity();
                 ConnectionInfo {
                     id: c.id.clone(),
+                    scope: c.scope(),
                     user_id: identity.map(|i| i.user_id),
                     role: c.role(),
                     protocol: c.protocol.as_str().to_owned(),

@@ -52,6 +52,8 @@ impl AuditApiServer for AuditMethods {
                     principal: e.principal,
                     // Written by this server from a `Role`; anything else reads as unknown.
                     role: e.role.and_then(|r| r.parse().ok()),
+                    // Written by this server from a `Scope`.
+                    scope: e.scope.and_then(|s| serde_json::from_str(&s).ok()),
                 })
                 .collect(),
         })

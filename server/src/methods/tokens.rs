@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use jsonrpsee::Extensions;
 use jsonrpsee::core::{RpcResult, async_trait};
-use switchboard_api::Role;
 use switchboard_api::rpc::TokensApiServer;
 use switchboard_api::types::{CreatedTokenInfo, RevokeResult, TokenInfo, TokenList};
-use switchboard_auth::AuthError;
+use switchboard_api::{Role, Scope};
+use switchboard_auth::{AuthError, TokenGrant};
 
 use super::caller;
 use crate::AppState;
@@ -44,6 +44,7 @@ impl TokensApiServer for TokenMethods {
         name: String,
         role: Role,
         expires_in_s: Option<u64>,
+        scope: Option<Scope>,
     ) -> RpcResult<CreatedTokenInfo> {
         let conn = caller(ext)?;
         let name = name.trim().to_owned();
@@ -55,18 +56,29 @@ impl TokensApiServer for TokenMethods {
         if expires_in_s == Some(0) {
             return Err(ApiError::InvalidRequest("expiresInS must be positive".to_owned()).into());
         }
+        // Agents and sessions named need not exist yet: an agent may be configured later, a
+        // session created later; the scope covers them then.
+        let grant =
+            TokenGrant::new(role, scope).map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
         let created = self
             .state
             .verifier
-            .create(&name, role, expires_in_s.map(Duration::from_secs))
+            .create_granted(&name, grant, expires_in_s.map(Duration::from_secs))
             .await
             .map_err(auth_error)?;
+        let detail = match &created.scope {
+            Some(scope) => format!(
+                "{name} ({role}, scope {})",
+                serde_json::to_string(scope).unwrap_or_default()
+            ),
+            None => format!("{name} ({role})"),
+        };
         self.state.audit.record_by(
             &conn,
             "token.create",
             Some(created.id.clone()),
             "ok",
-            Some(format!("{name} ({role})")),
+            Some(detail),
         );
         Ok(CreatedTokenInfo {
             id: created.id,
@@ -75,6 +87,7 @@ impl TokensApiServer for TokenMethods {
             role: created.role,
             created_at: created.created_at,
             expires_at: created.expires_at,
+            scope: created.scope,
         })
     }
 
@@ -96,6 +109,7 @@ impl TokensApiServer for TokenMethods {
                     expires_at: t.expires_at,
                     last_used_at: t.last_used_at,
                     revoked: t.revoked_at.is_some(),
+                    scope: t.scope,
                 })
                 .collect(),
         })
