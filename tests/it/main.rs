@@ -28,6 +28,7 @@ mod jsonrpc;
 mod openclaw;
 mod openclaw_dialect;
 mod operations;
+mod scopes;
 mod serve;
 mod store;
 mod tokens;
