@@ -1558,3 +1558,52 @@ async fn a_tool_approval_reaches_the_caller_as_a_plugin_approval_and_resolves_by
     assert_eq!(text_of(&end["payload"]["message"]), "done", "{end}");
     assert_eq!(c.ok("plugin.approval.list", json!({})).await, json!([]));
 }
+
+#[tokio::test]
+async fn another_clients_reply_invalidates_the_transcript_but_a_connections_own_does_not() {
+    // OpenClaw's TUI reloads its history on `sessions.changed {phase:"message"}` without a
+    // message identity: that is how it sees replies to other clients in its session. Its own
+    // replies it has live; a reload for them would only redraw (and drop its status lines).
+    let server = TestServer::start(&[]).await;
+    let key = "agent:main:shared";
+    let mut tui = Oc::operator(&server, "tui").await;
+    assert_eq!(
+        tui.ok("sessions.subscribe", json!({})).await,
+        json!({ "subscribed": true })
+    );
+    tui.ok(
+        "chat.send",
+        json!({ "sessionKey": key, "message": "my own words", "idempotencyKey": "own-1" }),
+    )
+    .await;
+    tui.run_end("own-1").await;
+    tui.idle(Duration::from_millis(300)).await;
+    let own_phases = tui
+        .log
+        .iter()
+        .filter(|f| f["event"] == "sessions.changed" && f["payload"]["phase"] == "message")
+        .count();
+    assert_eq!(own_phases, 0, "own run: no invalidation\n{}", tui.dump());
+
+    let mut other = Oc::operator(&server, "other").await;
+    other
+        .ok(
+            "chat.send",
+            json!({ "sessionKey": key, "message": "someone else", "idempotencyKey": "other-1" }),
+        )
+        .await;
+    other.run_end("other-1").await;
+    let changed = tui
+        .wait("sessions.changed phase message", |f| {
+            f["event"] == "sessions.changed" && f["payload"]["phase"] == "message"
+        })
+        .await;
+    let p = &changed["payload"];
+    assert_eq!(p["sessionKey"], key, "{changed}");
+    for identity in ["message", "messageId", "messageSeq", "runId", "clientRunId"] {
+        assert!(
+            p.get(identity).is_none(),
+            "identity-only: {identity} in {changed}"
+        );
+    }
+}

@@ -46,10 +46,11 @@ impl OpenClaw {
                     "ts": payload.get("updatedAt").cloned()
                         .unwrap_or_else(|| json!(switchboard_storage::now_ms())),
                 });
-                if reason == "update" {
-                    // A run stored its messages: OpenClaw's "transcript changed" (no message
-                    // identity), on which a client showing the session reloads its history —
-                    // how a TUI sees replies to other clients in its session.
+                if reason == "update" && !self.own_update(session_id) {
+                    // Another client's run stored its messages: OpenClaw's "transcript
+                    // changed" (no message identity), on which a client showing the session
+                    // reloads its history — how a TUI sees replies to other clients. (Its own
+                    // runs it has seen live: a reload would only redraw them.)
                     out["phase"] = json!("message");
                 }
                 if reason != "delete" {
@@ -115,6 +116,20 @@ impl OpenClaw {
             "ts": ts,
         });
         frames.push(event_frame("agent", &out, seq));
+    }
+
+    /// Whether an update of `session_id` is the end of a run this connection started.
+    fn own_update(&mut self, session_id: &str) -> bool {
+        match self.own_updates.get_mut(session_id) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                if *n == 0 {
+                    self.own_updates.remove(session_id);
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// A `chat` delta: `deltaText` and the whole text so far as `message`.

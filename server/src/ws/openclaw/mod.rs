@@ -124,6 +124,9 @@ pub(crate) struct OpenClaw {
     keys: HashMap<String, String>,
     /// The client's ids of runs this connection started, by our run id (also once ended).
     client_ids: HashMap<String, String>,
+    /// Runs this connection started whose session update (one at each run's end) has not
+    /// come yet, by session id: those updates are its own, the client has them already.
+    own_updates: HashMap<String, u32>,
     /// The `sessions.subscribe` subscription, if any.
     sessions_subscription: Option<Value>,
     /// `approvals.timeout_s`, for an approval's `expiresAtMs`.
@@ -147,6 +150,7 @@ impl OpenClaw {
             runs: HashMap::new(),
             keys: HashMap::new(),
             client_ids: HashMap::new(),
+            own_updates: HashMap::new(),
             sessions_subscription: None,
             approval_timeout_ms,
             server_started,

@@ -230,6 +230,11 @@ impl OpenClaw {
         self.remember_key(&session_id, &key);
         let agent = agent_of_key(&key);
         self.remember_client_id(run_id, client_run_id);
+        if self.own_updates.len() >= super::MAX_KEYS && !self.own_updates.contains_key(&session_id)
+        {
+            self.own_updates.clear();
+        }
+        *self.own_updates.entry(session_id.clone()).or_default() += 1;
         let view = self.run_view(run_id, &session_id, Some(&agent));
         view.client_id = client_run_id.to_owned();
         view.session_key.clone_from(&key);
