@@ -297,6 +297,24 @@ window.addEventListener("hashchange", () => {
 
 // ---- start ----
 
+// A share link (`switchboard token create … --share-url`) carries its token in the fragment
+// (`#/sessions/<id>?token=…`), which never reaches a server or its logs: keep the token in
+// this tab's storage and drop it from the address bar and the history.
+function takeSharedToken() {
+  const hash = window.location.hash;
+  const q = hash.indexOf("?");
+  if (q < 0) return;
+  const params = new URLSearchParams(hash.slice(q + 1));
+  const shared = params.get("token");
+  if (shared === null) return;
+  params.delete("token");
+  const rest = params.toString();
+  storeToken(shared);
+  const clean = hash.slice(0, q) + (rest ? `?${rest}` : "");
+  window.history.replaceState(null, "", window.location.pathname + window.location.search + clean);
+}
+takeSharedToken();
+
 const token = storedToken();
 if (token === null) {
   showSignin();
