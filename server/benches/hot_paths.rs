@@ -14,7 +14,7 @@ use serde_json::json;
 use serde_json::value::RawValue;
 use switchboard::audit::AuditLog;
 use switchboard::connections::{Closer, ConnectionState, Identity, Protocol};
-use switchboard::gate::RoleGate;
+use switchboard::gate::{RoleGate, ScopeCheck};
 use switchboard::hub::EventHub;
 use switchboard::runs::{LogEvent, number_event};
 use switchboard::ws::codec::{parse_request, to_frame_with};
@@ -140,7 +140,11 @@ mod gate {
             .await
             .expect("a store");
             RpcServiceBuilder::new()
-                .layer(RoleGate::new(None, AuditLog::start(store)))
+                .layer(RoleGate::new(
+                    None,
+                    AuditLog::start(store.clone()),
+                    ScopeCheck::new(store, vec!["main".to_owned()]),
+                ))
                 .service(FrameRpcService::new(
                     methods(),
                     ConnectionId(1),
