@@ -249,3 +249,193 @@ fn sigterm_stops_the_server_cleanly() {
             .unwrap_or_else(|_| panic!("not JSON: {line}"));
     }
 }
+
+// Scoped tokens (SPEC §18) from the command line.
+
+/// `switchboard ARGS` in `dir` with `env` added.
+fn switchboard_with(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    Command::new(switchboard_binary())
+        .args(args)
+        .current_dir(dir)
+        .env("SWITCHBOARD__SERVER__DATA_DIR", dir.join("data"))
+        .envs(env.iter().copied())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn token_create_with_agent_and_session_flags_is_listed_with_its_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = stdout(&switchboard(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "support-viewer",
+            "--agent",
+            "support",
+            "--session",
+            "ses_x",
+        ],
+    ));
+    let id = token.trim().split('_').nth(1).unwrap().to_owned();
+    stdout(&switchboard(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--role",
+            "operator",
+            "--name",
+            "everywhere",
+        ],
+    ));
+
+    let listed = stdout(&switchboard(dir.path(), &["token", "list"]));
+    assert!(listed.lines().next().unwrap().contains("SCOPE"), "{listed}");
+    let row = listed.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(
+        row.contains("support-viewer") && row.contains("agent:support,session:ses_x"),
+        "{row}"
+    );
+    let row = listed.lines().find(|l| l.contains("everywhere")).unwrap();
+    assert!(
+        !row.contains("agent:") && !row.contains("session:"),
+        "{row}"
+    );
+}
+
+#[test]
+fn token_create_refuses_a_scoped_admin_token_and_a_share_url_for_two_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = switchboard(
+        dir.path(),
+        &[
+            "token", "create", "--role", "admin", "--name", "a", "--agent", "main",
+        ],
+    );
+    assert_eq!(admin.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&admin.stderr).contains("admin tokens cannot be scoped"),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
+    let two = switchboard(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "v",
+            "--session",
+            "a",
+            "--session",
+            "b",
+            "--share-url",
+        ],
+    );
+    assert_eq!(two.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&two.stderr).contains("exactly one --session"));
+    let listed = stdout(&switchboard(dir.path(), &["token", "list"]));
+    assert_eq!(listed.lines().count(), 1, "nothing was created: {listed}");
+
+    // Without a session there is nothing to link to: the token alone.
+    let bare = stdout(&switchboard(
+        dir.path(),
+        &[
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "v",
+            "--agent",
+            "main",
+            "--share-url",
+        ],
+    ));
+    assert!(
+        bare.trim().starts_with("sb_") && bare.trim().len() == 84,
+        "{bare}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn share_url_prints_a_link_to_the_sessions_dashboard_view_with_a_working_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = switchboard_tests::TestServer::start_in(&dir.path().join("data"), &[]).await;
+    let mut admin =
+        switchboard_tests::WsClient::connected(server.addr, Some(&server.admin_token), "admin")
+            .await;
+    let sent = admin
+        .call(
+            "chat.send",
+            serde_json::json!({ "agentId": "main", "message": "shared" }),
+        )
+        .await;
+    let session = sent["payload"]["sessionId"].as_str().unwrap().to_owned();
+
+    let port = server.addr.port().to_string();
+    let out = switchboard_with(
+        dir.path(),
+        &[("SWITCHBOARD__SERVER__PORT", &port)],
+        &[
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "customer",
+            "--session",
+            &session,
+            "--expires",
+            "1h",
+            "--share-url",
+        ],
+    );
+    let url = stdout(&out);
+    let url = url.trim();
+    let prefix = format!("http://127.0.0.1:{port}/ui/#/sessions/{session}?token=");
+    assert!(url.starts_with(&prefix) && !url.contains('\n'), "{url}");
+    let token = &url[prefix.len()..];
+
+    let (status, _) = switchboard_tests::http::get(server.addr, "/ui/").await;
+    assert_eq!(status, 200, "the dashboard the link opens is served");
+    let mut viewer =
+        switchboard_tests::WsClient::connected(server.addr, Some(token), "customer").await;
+    let got = viewer
+        .call("sessions.get", serde_json::json!({ "sessionId": session }))
+        .await;
+    assert_eq!(got["ok"], true, "the linked session is readable: {got}");
+
+    let based = switchboard_with(
+        dir.path(),
+        &[],
+        &[
+            "token",
+            "create",
+            "--role",
+            "viewer",
+            "--name",
+            "c2",
+            "--session",
+            &session,
+            "--share-url",
+            "--base-url",
+            "https://gw.example.com/",
+        ],
+    );
+    let url = stdout(&based);
+    assert!(
+        url.trim().starts_with(&format!(
+            "https://gw.example.com/ui/#/sessions/{session}?token=sb_"
+        )),
+        "{url}"
+    );
+}

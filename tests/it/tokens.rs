@@ -1,10 +1,16 @@
-//! Tokens: generation, argon2id hashing, verification, expiry, revocation and the cache.
+//! Tokens: generation, argon2id hashing, verification, expiry, revocation and the cache; scoped
+//! tokens (SPEC §18) through `tokens.create`, `tokens.list`, `connections.list`, the audit log,
+//! the cache and a restart.
 
 use std::time::Duration;
 
-use switchboard_api::Role;
-use switchboard_auth::{AuthError, PrincipalKind, TokenVerifier, VerifierOptions, parse_token};
+use serde_json::{Value, json};
+use switchboard_api::{Role, Scope};
+use switchboard_auth::{
+    AuthError, PrincipalKind, TokenGrant, TokenVerifier, VerifierOptions, parse_token,
+};
 use switchboard_storage::Store;
+use switchboard_tests::{TestServer, WsClient, connect_params};
 
 use crate::backends::backends;
 
@@ -228,4 +234,259 @@ async fn first_start_creates_one_admin_token_and_only_once() {
             "a revoked admin token does not count"
         );
     }
+}
+
+// Scoped tokens (SPEC §18): what a token's scope is, where it shows, and that it stays.
+
+/// `{agents: ["support"], sessions: ["ses_x"]}`.
+fn support_scope() -> Scope {
+    Scope {
+        agents: Some(vec!["support".to_owned()]),
+        sessions: Some(vec!["ses_x".to_owned()]),
+    }
+}
+
+/// A `/ws` client connected with the server's bootstrap admin token.
+async fn admin(server: &TestServer) -> WsClient {
+    WsClient::connected(server.addr, Some(&server.admin_token), "admin").await
+}
+
+/// `tokens.create` on `admin`; returns the whole reply frame.
+async fn create_token(admin: &mut WsClient, params: Value) -> Value {
+    admin.call("tokens.create", params).await
+}
+
+/// The `tokens.list` row of token `id`.
+async fn listed_token(admin: &mut WsClient, id: &str) -> Value {
+    let listed = admin.call("tokens.list", json!({})).await;
+    listed["payload"]["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("token {id} not listed: {listed}"))
+}
+
+/// The `connections.list` row of the connection that connected as `user`.
+async fn listed_connection(admin: &mut WsClient, user: &str) -> Value {
+    let listed = admin.call("connections.list", json!({})).await;
+    listed["payload"]["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["userId"] == user)
+        .cloned()
+        .unwrap_or_else(|| panic!("no connection of {user}: {listed}"))
+}
+
+#[tokio::test]
+async fn tokens_create_with_a_scope_round_trips_through_tokens_list() {
+    let server = TestServer::start(&[]).await;
+    let mut admin = admin(&server).await;
+    let created = create_token(
+        &mut admin,
+        json!({ "name": "support-viewer", "role": "viewer",
+                "scope": { "agents": ["support"], "sessions": ["ses_x"] } }),
+    )
+    .await;
+    assert_eq!(created["ok"], true, "{created}");
+    let scope = json!({ "agents": ["support"], "sessions": ["ses_x"] });
+    assert_eq!(created["payload"]["scope"], scope, "{created}");
+    let id = created["payload"]["id"].as_str().unwrap();
+    let row = listed_token(&mut admin, id).await;
+    assert_eq!((&row["role"], &row["scope"]), (&json!("viewer"), &scope));
+
+    let plain = create_token(&mut admin, json!({ "name": "plain", "role": "operator" })).await;
+    let row = listed_token(&mut admin, plain["payload"]["id"].as_str().unwrap()).await;
+    assert!(row.get("scope").is_none(), "no scope, no field: {row}");
+}
+
+#[tokio::test]
+async fn a_scoped_tokens_connection_shows_its_scope_in_connections_list() {
+    let server = TestServer::start(&[]).await;
+    let mut admin = admin(&server).await;
+    let created = create_token(
+        &mut admin,
+        json!({ "name": "bot", "role": "operator", "scope": { "agents": ["support"] } }),
+    )
+    .await;
+    let token = created["payload"]["token"].as_str().unwrap();
+    let mut scoped = WsClient::frames(server.addr).await;
+    let hello = scoped
+        .call("connect", connect_params(Some(token), "support-bot"))
+        .await;
+    assert_eq!(hello["payload"]["role"], "operator", "{hello}");
+
+    let row = listed_connection(&mut admin, "support-bot").await;
+    assert_eq!(row["scope"], json!({ "agents": ["support"] }), "{row}");
+    let row = listed_connection(&mut admin, "admin").await;
+    assert!(row.get("scope").is_none(), "the admin's is unscoped: {row}");
+}
+
+#[tokio::test]
+async fn an_admin_token_cannot_be_scoped() {
+    let server = TestServer::start(&[]).await;
+    let mut admin = admin(&server).await;
+    let refused = create_token(
+        &mut admin,
+        json!({ "name": "root", "role": "admin", "scope": { "sessions": ["ses_x"] } }),
+    )
+    .await;
+    assert_eq!(refused["error"]["code"], "INVALID_REQUEST", "{refused}");
+    assert_eq!(refused["error"]["message"], "admin tokens cannot be scoped");
+    let listed = admin.call("tokens.list", json!({})).await;
+    assert!(
+        !listed.to_string().contains("\"root\""),
+        "nothing was created: {listed}"
+    );
+}
+
+#[tokio::test]
+async fn empty_oversized_and_malformed_scopes_are_refused_with_invalid_request() {
+    let server = TestServer::start(&[]).await;
+    let mut admin = admin(&server).await;
+    let many: Vec<String> = (0..=switchboard_api::MAX_SCOPE_ENTRIES)
+        .map(|i| format!("ses_{i}"))
+        .collect();
+    let cases = [
+        ("neither list", json!({})),
+        ("both lists empty", json!({ "agents": [], "sessions": [] })),
+        ("over 100 sessions", json!({ "sessions": many })),
+        ("an empty id", json!({ "agents": [""] })),
+        (
+            "an id over 255 chars",
+            json!({ "sessions": ["x".repeat(256)] }),
+        ),
+        ("an unknown field", json!({ "agent": ["support"] })),
+        ("not a list", json!({ "agents": "support" })),
+        ("not an object", json!(["support"])),
+    ];
+    for (what, scope) in cases {
+        let refused = create_token(
+            &mut admin,
+            json!({ "name": "bad-scope", "role": "viewer", "scope": scope }),
+        )
+        .await;
+        assert_eq!(
+            refused["error"]["code"], "INVALID_REQUEST",
+            "{what}: {refused}"
+        );
+    }
+    let empty = create_token(
+        &mut admin,
+        json!({ "name": "bad-scope", "role": "viewer", "scope": {} }),
+    )
+    .await;
+    assert_eq!(
+        empty["error"]["message"],
+        "a scope must name at least one agent or session"
+    );
+    let listed = admin.call("tokens.list", json!({})).await;
+    assert!(
+        !listed.to_string().contains("bad-scope"),
+        "none was created: {listed}"
+    );
+}
+
+/// Polls `audit.list` on `admin` until an entry matches (the audit writer is asynchronous).
+async fn audited(admin: &mut WsClient, matches: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..100 {
+        let page = admin.call("audit.list", json!({ "limit": 1000 })).await;
+        if let Some(e) = page["payload"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| matches(e))
+        {
+            return e.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no matching audit entry");
+}
+
+#[tokio::test]
+async fn the_audit_rows_of_a_scoped_connections_calls_show_its_scope() {
+    let server = TestServer::start(&[]).await;
+    let mut admin = admin(&server).await;
+    let created = create_token(
+        &mut admin,
+        json!({ "name": "audited", "role": "viewer", "scope": { "sessions": ["ses_x"] } }),
+    )
+    .await;
+    let token = created["payload"]["token"].as_str().unwrap();
+    let mut scoped = WsClient::connected(server.addr, Some(token), "scoped-user").await;
+    let denied = scoped.call("tokens.list", json!({})).await;
+    assert_eq!(denied["error"]["code"], "FORBIDDEN", "{denied}");
+
+    let scope = json!({ "sessions": ["ses_x"] });
+    let principal = format!("token:{}", created["payload"]["id"].as_str().unwrap());
+    for action in ["connect", "call.denied"] {
+        let row = audited(&mut admin, |e| {
+            e["action"] == action && e["actor"] == "scoped-user"
+        })
+        .await;
+        assert_eq!(
+            (&row["principal"], &row["role"], &row["scope"]),
+            (&json!(principal), &json!("viewer"), &scope),
+            "{action}: {row}"
+        );
+    }
+    let row = audited(&mut admin, |e| {
+        e["action"] == "connect" && e["actor"] == "admin"
+    })
+    .await;
+    assert!(
+        row.get("scope").is_none(),
+        "an unscoped caller's row has none: {row}"
+    );
+}
+
+#[tokio::test]
+async fn a_scoped_tokens_scope_survives_the_verifier_cache() {
+    for b in backends().await {
+        let v = verifier(&b.store, Duration::from_secs(60));
+        let grant = TokenGrant::new(Role::Operator, Some(support_scope())).unwrap();
+        let created = v.create_granted("scoped", grant, None).await.unwrap();
+        assert_eq!(created.scope, Some(support_scope()));
+        let stored = b.store.get_token(&created.id).await.unwrap().unwrap();
+        assert_eq!(stored.scope, Some(support_scope()), "{}", b.name);
+
+        let first = v.verify(&created.token).await.unwrap();
+        let cached = v.verify(&created.token).await.unwrap();
+        assert_eq!(v.hashes_checked(), 1, "the second check is a cache hit");
+        for p in [first, cached] {
+            assert_eq!((p.role, p.scope), (Role::Operator, Some(support_scope())));
+        }
+        let plain = v.create("plain", Role::Operator, None).await.unwrap();
+        assert_eq!(v.verify(&plain.token).await.unwrap().scope, None);
+    }
+}
+
+#[tokio::test]
+async fn a_scoped_token_keeps_its_scope_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SWITCHBOARD__AUTH__ADMIN_TOKEN", "restart-admin-secret")];
+    let server = TestServer::start_in(dir.path(), &env).await;
+    let mut admin = WsClient::connected(server.addr, Some("restart-admin-secret"), "admin").await;
+    let created = create_token(
+        &mut admin,
+        json!({ "name": "kept", "role": "viewer", "scope": { "agents": ["support"] } }),
+    )
+    .await;
+    let id = created["payload"]["id"].as_str().unwrap().to_owned();
+    let token = created["payload"]["token"].as_str().unwrap().to_owned();
+    drop(admin);
+    server.stop().await;
+
+    let server = TestServer::start_in(dir.path(), &env).await;
+    let mut admin = WsClient::connected(server.addr, Some("restart-admin-secret"), "admin").await;
+    let scope = json!({ "agents": ["support"] });
+    assert_eq!(listed_token(&mut admin, &id).await["scope"], scope);
+    let _scoped = WsClient::connected(server.addr, Some(&token), "after-restart").await;
+    assert_eq!(
+        listed_connection(&mut admin, "after-restart").await["scope"],
+        scope
+    );
 }
