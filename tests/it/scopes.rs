@@ -282,6 +282,16 @@ enum Expect {
         name: String,
         unknown: String,
     },
+    /// Another shape of a call naming something out of scope (a param alias, positional
+    /// params): refused, and answered exactly as the same shape naming something that does
+    /// not exist (whatever the code), so that neither the call happens nor the answer tells.
+    Unrevealing {
+        unknown_params: Value,
+        name: String,
+        unknown: String,
+    },
+    /// Refused, whatever the code.
+    Refused,
     /// Whatever an unscoped token of the same role gets (ok or the error code).
     SameAsUnscoped,
     /// `status`: counts only (no `nodes` list).
@@ -484,7 +494,14 @@ fn cases_for(
     who: Who,
     approvals: &mut Vec<String>,
 ) -> Option<Vec<Case>> {
+    // Called by an OpenClaw name of another method (its own param shapes).
     let oc = proto == Proto::OpenClaw && name != spec.name;
+    // Passed to the method as sent (frames, or our own name in the dialect), so that other
+    // shapes of the same params reach it: jsonrpsee's snake_case aliases, positional arrays.
+    let raw = proto == Proto::Frames
+        || !switchboard::ws::OPENCLAW_METHODS
+            .iter()
+            .any(|(n, _)| *n == name);
     let mut cases = Vec::new();
     match spec.name {
         "connect" => cases.push(case(
@@ -587,7 +604,45 @@ fn cases_for(
                         json!({ "sessionId": UNKNOWN_SESSION }),
                     ));
                 }
+                if raw && !inside {
+                    // Shapes the methods accept too (jsonrpsee takes snake_case aliases of
+                    // every param and positional arrays): no way around the check.
+                    by.push((
+                        "session_id (alias)",
+                        s.id.clone(),
+                        UNKNOWN_SESSION.to_owned(),
+                        json!({ "session_id": s.id }),
+                        json!({ "session_id": UNKNOWN_SESSION }),
+                    ));
+                    by.push((
+                        "session_key (alias)",
+                        s.key.clone(),
+                        unknown_key.clone(),
+                        json!({ "session_key": s.key }),
+                        json!({ "session_key": unknown_key }),
+                    ));
+                    by.push((
+                        "positional [id]",
+                        s.id.clone(),
+                        UNKNOWN_SESSION.to_owned(),
+                        json!([s.id]),
+                        json!([UNKNOWN_SESSION]),
+                    ));
+                }
                 for (how, named, unknown, params, unknown_params) in by {
+                    if how.contains("alias") || how.starts_with("positional") {
+                        cases.push(case(
+                            format!("session {} ({scope_word}) by {how}", s.label),
+                            name,
+                            params,
+                            Expect::Unrevealing {
+                                unknown_params,
+                                name: named,
+                                unknown,
+                            },
+                        ));
+                        continue;
+                    }
                     let expect = if inside {
                         match (name, how) {
                             ("sessions.get", _) => Expect::OkWhere(Check::Names),
@@ -648,6 +703,43 @@ fn cases_for(
                     params,
                     expect,
                 ));
+                if inside || !raw {
+                    continue;
+                }
+                // Other shapes of the same call, with an agent that is in scope where there
+                // is one (so that a check that misses the session lets the run start).
+                let agent = ["main", "support"]
+                    .into_iter()
+                    .find(|a| fx.scope.allows_agent(a));
+                let mut alias = json!({ "session_id": s.id, "message": message("alias") });
+                let mut alias_unknown =
+                    json!({ "session_id": UNKNOWN_SESSION, "message": message("alias") });
+                if let Some(agent) = agent {
+                    alias["agentId"] = json!(agent);
+                    alias_unknown["agentId"] = json!(agent);
+                }
+                // Positional: agentId, message, sessionId (the methods' order).
+                let positional = json!([agent, message("positional"), s.id]);
+                let positional_unknown = json!([agent, message("positional"), UNKNOWN_SESSION]);
+                for (how, params, unknown_params) in [
+                    ("session_id (alias)", alias, alias_unknown),
+                    (
+                        "positional [agentId, message, id]",
+                        positional,
+                        positional_unknown,
+                    ),
+                ] {
+                    cases.push(case(
+                        format!("session {} ({scope_word}) by {how}", s.label),
+                        name,
+                        params,
+                        Expect::Unrevealing {
+                            unknown_params,
+                            name: s.id.clone(),
+                            unknown: UNKNOWN_SESSION.to_owned(),
+                        },
+                    ));
+                }
             }
             for agent in ["main", "support"] {
                 let allowed = fx.scope.allows_agent(agent);
@@ -711,6 +803,32 @@ fn cases_for(
                     unknown: UNKNOWN_APPROVAL.to_owned(),
                 },
             ));
+            if raw {
+                let q = fx.out_approval.as_str();
+                for (how, params, unknown_params) in [
+                    (
+                        "approval_id (alias)",
+                        json!({ "approval_id": q, "approved": false }),
+                        json!({ "approval_id": UNKNOWN_APPROVAL, "approved": false }),
+                    ),
+                    (
+                        "positional [id, approved]",
+                        json!([q, false]),
+                        json!([UNKNOWN_APPROVAL, false]),
+                    ),
+                ] {
+                    cases.push(case(
+                        format!("an approval out of scope by {how}"),
+                        name,
+                        params,
+                        Expect::Unrevealing {
+                            unknown_params,
+                            name: q.to_owned(),
+                            unknown: UNKNOWN_APPROVAL.to_owned(),
+                        },
+                    ));
+                }
+            }
         }
         "subscribe" => {
             if name == "sessions.subscribe" {
@@ -769,6 +887,39 @@ fn cases_for(
                         name,
                         params,
                         expect,
+                    ));
+                }
+                if raw && !inside {
+                    for after in [None, Some(0)] {
+                        let topic = format!("session:{}", s.id);
+                        let unknown_topic = format!("session:{UNKNOWN_SESSION}");
+                        let (params, unknown_params) = match after {
+                            None => (json!([topic]), json!([unknown_topic])),
+                            Some(n) => (json!([topic, n]), json!([unknown_topic, n])),
+                        };
+                        cases.push(case(
+                            format!(
+                                "topic session:{} ({scope_word}) positional, afterSeq {after:?}",
+                                s.label
+                            ),
+                            name,
+                            params,
+                            Expect::Unrevealing {
+                                unknown_params,
+                                name: s.id.clone(),
+                                unknown: UNKNOWN_SESSION.to_owned(),
+                            },
+                        ));
+                    }
+                }
+            }
+            for agent in ["main", "support", "gpt"] {
+                if raw && !fx.scope.allows_agent(agent) {
+                    cases.push(case(
+                        format!("topic agent:{agent} (out of scope) positional"),
+                        name,
+                        json!([format!("agent:{agent}")]),
+                        Expect::Refused,
                     ));
                 }
             }
@@ -951,6 +1102,39 @@ async fn run_case(
             } else {
                 fail(format!(
                     "want NOT_FOUND exactly as for something that does not exist:\n      \
+                     unknown {} {} → {}",
+                    c.method,
+                    short(unknown_params),
+                    short(&unknown_res)
+                ))
+            }
+        }
+        Expect::Refused => {
+            if res["ok"] == false {
+                Ok(())
+            } else {
+                fail("want a refusal".to_owned())
+            }
+        }
+        Expect::Unrevealing {
+            unknown_params,
+            name,
+            unknown,
+        } => {
+            let unknown_res = pair.scoped.call(c.method, unknown_params.clone()).await;
+            trace.push(format!(
+                "{} {} → {}",
+                c.method,
+                short(unknown_params),
+                short(&unknown_res)
+            ));
+            let ours = answer(&res).to_string().replace(name.as_str(), unknown);
+            let same = serde_json::from_str::<Value>(&ours).ok() == Some(answer(&unknown_res));
+            if res["ok"] == false && same {
+                Ok(())
+            } else {
+                fail(format!(
+                    "want a refusal exactly like the same shape naming something that does not exist:\n      \
                      unknown {} {} → {}",
                     c.method,
                     short(unknown_params),
