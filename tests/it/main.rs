@@ -18,6 +18,7 @@ mod client_cli;
 mod cluster;
 mod codec_props;
 mod config;
+mod dashboard;
 mod frames;
 mod gate;
 mod hostile_auth;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod binary;
+pub mod browser;
 pub mod cluster;
 pub mod frames;
 pub mod http;
@@ -14,6 +15,7 @@ pub mod server;
 pub mod tui;
 
 pub use binary::switchboard_binary;
+pub use browser::Browser;
 pub use cluster::{Cluster, RedisServer};
 pub use frames::{Closed, WsClient, connect_params};
 pub use openai_stub::{OpenAiStub, Reply};
