@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// The method `rpc` calls.
     #[arg(long, default_value = "health")]
     pub method: String,
+    /// The params of each `rpc` call, a JSON object (e.g. `{"sessionId":"ses_…"}` to measure
+    /// a method that names a session).
+    #[arg(long, default_value = "{}", value_parser = parse_params)]
+    pub params: serde_json::Value,
     /// How long to run (or to hold, for `idle`), e.g. 10s.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub duration: Duration,
@@ -102,6 +106,15 @@ pub struct BenchArgs {
     /// Generator threads (1: a current-thread runtime).
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+}
+
+/// `--params`: a JSON object.
+fn parse_params(text: &str) -> Result<serde_json::Value, String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+        Ok(_) => Err("params must be a JSON object".to_owned()),
+        Err(e) => Err(format!("params are not JSON: {e}")),
+    }
 }
 
 /// Runs the benchmark on its own runtime.
@@ -157,14 +170,16 @@ async fn rpc(a: &BenchArgs) -> anyhow::Result<()> {
     let round = a.duration / rounds;
     let per_round = a.requests.map(|n| n.div_ceil(u64::from(rounds)));
     let wire = client::Wire::of(&a.url);
-    let (n, k, method) = (a.connections, a.inflight, a.method.as_str());
+    let (n, k, method, params) = (a.connections, a.inflight, a.method.as_str(), &a.params);
     let token = a.token.as_deref();
     let (mut ours, mut bare) = (Sample::default(), Sample::default());
+    let none = serde_json::json!({});
     for _ in 0..rounds {
-        ours.add(scenarios::rpc(&a.url, wire, token, n, k, method, round, per_round).await?);
+        let call = (method, params);
+        ours.add(scenarios::rpc(&a.url, wire, token, n, k, call, round, per_round).await?);
         if let Some(url) = &bare_url {
-            let json_rpc = client::Wire::JsonRpc;
-            bare.add(scenarios::rpc(url, json_rpc, None, n, k, "health", round, per_round).await?);
+            let (json_rpc, health) = (client::Wire::JsonRpc, ("health", &none));
+            bare.add(scenarios::rpc(url, json_rpc, None, n, k, health, round, per_round).await?);
         }
     }
     let report = ours.report("rpc", &a.url, "calls");

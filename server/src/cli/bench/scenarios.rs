@@ -30,7 +30,8 @@ async fn gather(
 /// How long outstanding replies may take once the clock has run out.
 const DRAIN: Duration = Duration::from_secs(5);
 
-/// `rpc`: `connections` sockets, each keeping `inflight` calls of `method` in flight.
+/// `rpc`: `connections` sockets, each keeping `inflight` calls of `call` (method, params) in
+/// flight.
 #[allow(clippy::too_many_arguments)] // the scenario's knobs, passed straight from the CLI
 pub(super) async fn rpc(
     url: &str,
@@ -38,7 +39,7 @@ pub(super) async fn rpc(
     token: Option<&str>,
     connections: usize,
     inflight: usize,
-    method: &str,
+    call: (&str, &Value),
     duration: Duration,
     limit: Option<u64>,
 ) -> anyhow::Result<Sample> {
@@ -46,13 +47,15 @@ pub(super) async fn rpc(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..connections {
-        let (url, token, method) = (url.to_owned(), token.map(str::to_owned), method.to_owned());
+        let (url, token) = (url.to_owned(), token.map(str::to_owned));
+        let (method, params) = (call.0.to_owned(), call.1.clone());
         tasks.push(tokio::spawn(async move {
             let socket = open(&url, wire, token.as_deref(), &format!("bench-{i}")).await?;
+            let call = (method.as_str(), &params);
             pump(
                 socket,
                 wire,
-                &method,
+                call,
                 inflight,
                 started + duration,
                 per_connection,
@@ -72,12 +75,11 @@ pub(super) async fn rpc(
 async fn pump(
     mut socket: Socket,
     wire: Wire,
-    method: &str,
+    (method, params): (&str, &Value),
     inflight: usize,
     deadline: Instant,
     limit: Option<u64>,
 ) -> anyhow::Result<(u64, u64, Latencies)> {
-    let params = json!({});
     let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(inflight);
     let (mut next_id, mut done, mut errors, mut lat) = (1u64, 0u64, 0u64, Latencies::default());
     let budget = |next: u64| limit.is_none_or(|l| next <= l);
@@ -87,7 +89,7 @@ async fn pump(
         }
         sent.insert(next_id, Instant::now());
         socket
-            .send(Message::Text(wire.request(next_id, method, &params).into()))
+            .send(Message::Text(wire.request(next_id, method, params).into()))
             .await?;
         next_id += 1;
     }
@@ -116,7 +118,7 @@ async fn pump(
         if Instant::now() < deadline && budget(next_id) {
             sent.insert(next_id, Instant::now());
             socket
-                .send(Message::Text(wire.request(next_id, method, &params).into()))
+                .send(Message::Text(wire.request(next_id, method, params).into()))
                 .await?;
             next_id += 1;
         }
