@@ -332,9 +332,18 @@ async fn sign_in(b: &Browser, server: &TestServer, route: &str, token: &str, rol
     .await;
 }
 
+/// No console error or warning, and no error caught in the page's own listeners (which it
+/// counts in `body[data-bugs]` rather than throwing).
 async fn assert_quiet_console(b: &Browser, who: &str) {
     let errors = b.console_errors().await;
     assert!(errors.is_empty(), "{who}'s console: {errors:#?}");
+    let bugs = b
+        .js(
+            "return [document.body.getAttribute('data-bugs'), document.body.getAttribute('data-last-bug')];",
+            vec![],
+        )
+        .await;
+    assert_eq!(bugs[0], Value::Null, "{who}'s page caught errors: {bugs}");
 }
 
 /// The selector of the message of `role` in run `run`.
@@ -372,13 +381,16 @@ async fn a_viewer_watches_a_reply_grow_word_by_word_and_a_reload_mid_stream_show
         !b.visible("[data-testid=nav-admin]").await,
         "no admin link for a viewer"
     );
-    b.doc_screenshot("overview", "dashboard-overview.png").await;
+    b.screenshot("overview-empty").await;
 
     // The sessions view shows a session as soon as an operator starts one.
     b.click("[data-testid=nav-sessions]").await;
     b.wait_present("[data-testid=sessions-table]", SHOW).await;
-    let words: Vec<String> = (1..=40).map(|i| format!("word{i}")).collect();
-    let text = words.join(" ");
+    let text = "Switchboard streams every reply to everyone watching the session, one word at a \
+                time. A viewer who reloads the page in the middle of a reply picks the stream up \
+                where it was: nothing is lost and nothing is shown twice, because the page resumes \
+                from the last event it rendered.";
+    assert!(text.split(' ').count() >= 40);
     let operator = server.token(Role::Operator).await;
     let mut op = WsClient::connected(server.addr, Some(&operator), "op").await;
     let send = op
@@ -454,7 +466,7 @@ async fn a_viewer_watches_a_reply_grow_word_by_word_and_a_reload_mid_stream_show
             .texts(&format!("{assistant} [data-testid=message-text]"))
             .await;
         assert!(replies.len() <= 1, "the reply shown twice: {replies:?}");
-        if replies.first().map(|t| t.trim()) == Some(text.as_str()) {
+        if replies.first().map(|t| t.trim()) == Some(text) {
             break;
         }
         if let Some(now) = replies.first() {
@@ -470,7 +482,7 @@ async fn a_viewer_watches_a_reply_grow_word_by_word_and_a_reload_mid_stream_show
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let res = op.response(&send).await;
-    assert_eq!(res["payload"]["content"], text.as_str(), "{res}");
+    assert_eq!(res["payload"]["content"], text, "{res}");
     // Settled: still exactly one reply and one user message for the run.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -485,16 +497,35 @@ async fn a_viewer_watches_a_reply_grow_word_by_word_and_a_reload_mid_stream_show
             message("user", &run)
         ))
         .await;
-    assert_eq!(
-        users.iter().map(|t| t.trim()).collect::<Vec<_>>(),
-        [text.as_str()]
-    );
+    assert_eq!(users.iter().map(|t| t.trim()).collect::<Vec<_>>(), [text]);
     assert_eq!(
         b.count("[data-testid=message]").await,
         2,
         "one user message, one reply"
     );
-    b.doc_screenshot("session", "dashboard-session.png").await;
+    b.screenshot("session").await;
+
+    // The overview counts the session and the events of its run.
+    b.click("[data-testid=nav-overview]").await;
+    b.wait_js(
+        "document.querySelector('[data-testid=stat-sessions]').textContent.includes('1')",
+        SHOW,
+    )
+    .await;
+    // One more short run while the overview is open, so its feed has something to show.
+    let thanks = op
+        .call(
+            "chat.send",
+            json!({ "sessionId": session, "message": "Thanks, that is all." }),
+        )
+        .await;
+    assert_eq!(thanks["ok"], true, "{thanks}");
+    b.poll_js(
+        "!document.querySelector('[data-testid=overview]').textContent.includes('No events yet')",
+        Duration::from_secs(3),
+    )
+    .await;
+    b.doc_screenshot("overview", "dashboard-overview.png").await;
 
     assert_quiet_console(&b, "the viewer").await;
 }
@@ -510,9 +541,14 @@ async fn gateway_with_exec(stub: &OpenAiStub) -> TestServer {
         ("SWITCHBOARD__AGENTS__GPT__API_KEY_ENV", "CARGO_PKG_NAME"),
         ("SWITCHBOARD__AGENTS__GPT__TOOLS", "exec"),
         ("SWITCHBOARD__TOOLS__EXEC__ALLOWED_COMMANDS", "echo"),
+        ("SWITCHBOARD__PRICING__TESTMODEL__INPUT_PER_MILLION", "3"),
+        ("SWITCHBOARD__PRICING__TESTMODEL__OUTPUT_PER_MILLION", "15"),
     ])
     .await
 }
+
+/// What the model says once `exec` has run.
+const REPLY: &str = "The build machine says hi.";
 
 #[tokio::test]
 async fn a_viewer_sees_no_approve_button_while_an_operator_approves_from_the_page() {
@@ -531,7 +567,7 @@ async fn a_viewer_sees_no_approve_button_while_an_operator_approves_from_the_pag
             )],
             (5, 5),
         ),
-        Reply::text(&["done"], (5, 1)),
+        Reply::text(&["The build ", "machine says ", "hi."], (42, 6)),
     ])
     .await;
     let server = gateway_with_exec(&stub).await;
@@ -545,7 +581,7 @@ async fn a_viewer_sees_no_approve_button_while_an_operator_approves_from_the_pag
     let send = op
         .send_req(
             "chat.send",
-            json!({ "agentId": "gpt", "message": "say hi" }),
+            json!({ "agentId": "gpt", "message": "Ask the build machine to say hi." }),
         )
         .await;
     let requested = loop {
@@ -610,13 +646,15 @@ async fn a_viewer_sees_no_approve_button_while_an_operator_approves_from_the_pag
     assert_eq!(resolved["payload"]["approvalId"], approval.as_str());
     assert_eq!(resolved["payload"]["approved"], true, "{resolved}");
     let res = op.response(&send).await;
-    assert_eq!(res["payload"]["content"], "done", "{res}");
+    assert_eq!(res["payload"]["content"], REPLY, "{res}");
 
     // Both pages show the run going on: the approval decided, the reply there; no controls.
     for (page, who) in [(&viewer_page, "viewer"), (&operator_page, "operator")] {
         page.wait_js(
-            "(document.querySelector('[data-testid=message][data-role=assistant] \
-             [data-testid=message-text]') || {}).textContent === 'done'",
+            &format!(
+                "(document.querySelector('[data-testid=message][data-role=assistant] \
+                 [data-testid=message-text]') || {{}}).textContent === '{REPLY}'"
+            ),
             SHOW,
         )
         .await;
@@ -634,6 +672,9 @@ async fn a_viewer_sees_no_approve_button_while_an_operator_approves_from_the_pag
         .await;
         page.screenshot(&format!("session-approved-{who}")).await;
     }
+    operator_page
+        .doc_screenshot("session", "dashboard-session.png")
+        .await;
     assert_eq!(viewer_page.count("[data-testid=approve]").await, 0);
     let stored = op.call("approvals.list", json!({})).await;
     assert_eq!(stored["payload"]["approvals"], json!([]), "{stored}");

@@ -30,13 +30,15 @@ const POLL: Duration = Duration::from_millis(40);
 pub const WINDOW: (u32, u32) = (1280, 800);
 
 /// Where chromedriver and Chromium are, or why a browser test cannot run here.
-pub fn chromium() -> Result<(PathBuf, Option<PathBuf>), String> {
+pub fn chromium() -> Result<(PathBuf, PathBuf), String> {
     let driver = which("chromedriver")
         .or_else(|| Some(PathBuf::from("/usr/bin/chromedriver")).filter(|p| p.is_file()))
         .ok_or("no chromedriver on PATH or at /usr/bin/chromedriver")?;
     let browser = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
-        .find_map(|name| which(name));
+        .find_map(|name| which(name))
+        .or_else(|| Some(PathBuf::from("/usr/bin/chromium")).filter(|p| p.is_file()))
+        .ok_or("no chromium, chromium-browser or google-chrome on PATH")?;
     Ok((driver, browser))
 }
 
@@ -93,7 +95,7 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver not ready in 15 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut options = json!({
+        let options = json!({
             "args": [
                 "--headless=new",
                 "--no-sandbox",
@@ -103,10 +105,8 @@ impl Browser {
                 "--no-default-browser-check",
                 format!("--window-size={},{}", WINDOW.0, WINDOW.1),
             ],
+            "binary": browser_path.display().to_string(),
         });
-        if let Some(path) = browser_path {
-            options["binary"] = json!(path.display().to_string());
-        }
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": options,
@@ -265,6 +265,17 @@ impl Browser {
 
     /// Waits until the JavaScript expression `expr` is truthy in the page; returns its value.
     pub async fn wait_js(&self, expr: &str, timeout: Duration) -> Value {
+        match self.poll_js(expr, timeout).await {
+            Some(value) => value,
+            None => {
+                self.fail(&format!("`{expr}` not true within {timeout:?}"))
+                    .await
+            }
+        }
+    }
+
+    /// [`Browser::wait_js`] without failing: `None` when `expr` stayed falsy for `timeout`.
+    pub async fn poll_js(&self, expr: &str, timeout: Duration) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         let script = format!("return ({expr});");
         loop {
@@ -273,11 +284,10 @@ impl Browser {
                 && value != json!(0)
                 && value != json!("");
             if truthy {
-                return value;
+                return Some(value);
             }
             if Instant::now() > deadline {
-                self.fail(&format!("`{expr}` not true within {timeout:?}"))
-                    .await;
+                return None;
             }
             tokio::time::sleep(POLL).await;
         }
