@@ -20,17 +20,18 @@ pub struct ScopeCheck {
     agents: std::sync::Arc<[String]>,
 }
 
-/// The params a scope check reads; anything else is the method's business.
+/// The params a scope check reads; anything else is the method's business. jsonrpsee's
+/// methods also take each param by its Rust (snake_case) name: those are read too.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Named {
-    #[serde(default)]
+    #[serde(default, alias = "session_id")]
     session_id: Option<Value>,
-    #[serde(default)]
+    #[serde(default, alias = "session_key")]
     session_key: Option<Value>,
-    #[serde(default)]
+    #[serde(default, alias = "agent_id")]
     agent_id: Option<Value>,
-    #[serde(default)]
+    #[serde(default, alias = "approval_id")]
     approval_id: Option<Value>,
     #[serde(default)]
     topic: Option<Value>,
@@ -62,10 +63,17 @@ impl ScopeCheck {
         ) {
             return Ok(());
         }
-        let named = match params {
+        // By name only: positional params would need each method's order here, and a check
+        // that guessed it wrong would let a call through. Refused alike whatever they name.
+        let named = match params.map(str::trim_start) {
             None => Named::default(),
-            Some(p) => serde_json::from_str::<Named>(p)
-                .map_err(|_| ApiError::InvalidRequest("params must be an object".to_owned()))?,
+            Some(p) if p.starts_with('{') => serde_json::from_str::<Named>(p)
+                .map_err(|e| ApiError::InvalidRequest(format!("invalid params: {e}")))?,
+            Some(_) => {
+                return Err(ApiError::InvalidRequest(
+                    "a scoped token passes params by name (an object)".to_owned(),
+                ));
+            }
         };
         match scoping {
             Scoping::NamedSession => self.session(&named, scope, false).await,
