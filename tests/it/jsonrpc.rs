@@ -265,3 +265,56 @@ async fn an_rpc_websocket_is_pinged_between_frames_and_a_silent_one_is_closed_at
     assert_eq!(server.state.connections.len(), 1);
     silent.closed().await;
 }
+
+#[tokio::test]
+async fn a_scoped_bearer_is_held_to_its_scope_in_batches_too() {
+    use switchboard_tests::WsClient;
+    let server = TestServer::start(&[]).await;
+    let admin_token = server.token(Role::Admin).await;
+    let mut admin = WsClient::connected(server.addr, Some(&admin_token), "admin").await;
+    let out = admin
+        .call(
+            "chat.send",
+            json!({ "agentId": "main", "message": "not yours" }),
+        )
+        .await;
+    let session = out["payload"]["sessionId"].as_str().unwrap().to_owned();
+    let created = admin
+        .call(
+            "tokens.create",
+            json!({ "name": "one-session", "role": "viewer",
+                    "scope": { "sessions": ["ses_other"] } }),
+        )
+        .await;
+    let scoped = created["payload"]["token"].as_str().unwrap().to_owned();
+    // Batch entries are checked before any runs: the out-of-scope one is answered as a
+    // session that does not exist, the in-scope-but-missing one the same way.
+    let batch = json!([
+        { "jsonrpc": "2.0", "id": "out", "method": "sessions.get", "params": { "sessionId": session } },
+        { "jsonrpc": "2.0", "id": "missing", "method": "sessions.get", "params": { "sessionId": "ses_other" } },
+        { "jsonrpc": "2.0", "id": "list", "method": "sessions.list", "params": {} }
+    ]);
+    let res = post_json(&server, Some(&scoped), &batch.to_string()).await;
+    let entries = res.as_array().unwrap();
+    let by_id = |id: &str| entries.iter().find(|e| e["id"] == id).unwrap().clone();
+    assert_eq!(by_id("out")["error"]["data"]["code"], "NOT_FOUND", "{res}");
+    assert_eq!(
+        by_id("out")["error"]["message"],
+        format!("no session {session}"),
+        "{res}"
+    );
+    assert_eq!(
+        by_id("missing")["error"]["data"]["code"],
+        "NOT_FOUND",
+        "{res}"
+    );
+    assert_eq!(
+        by_id("list")["result"]["sessions"],
+        json!([]),
+        "the list holds nothing out of scope: {res}"
+    );
+    let single = json!({ "jsonrpc": "2.0", "id": 1, "method": "chat.history",
+                         "params": { "sessionId": session } });
+    let res = post_json(&server, Some(&scoped), &single.to_string()).await;
+    assert_eq!(res["error"]["data"]["code"], "NOT_FOUND", "{res}");
+}
