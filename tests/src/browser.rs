@@ -92,7 +92,11 @@ impl Browser {
             if let Ok(Some(status)) = driver.try_wait() {
                 panic!("chromedriver exited at start: {status}");
             }
-            assert!(Instant::now() < deadline, "chromedriver not ready in 15 s");
+            if Instant::now() > deadline {
+                let _ = driver.kill();
+                let _ = driver.wait();
+                panic!("chromedriver not ready in 15 s");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let options = json!({
