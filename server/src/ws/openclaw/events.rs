@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::{OpenClaw, event_frame, shapes};
+use super::{OpenClaw, RunView, event_frame, shapes};
 
 #[derive(serde::Deserialize)]
 struct Body {
@@ -15,6 +15,26 @@ struct Body {
 
 fn str_of<'a>(v: &'a Value, field: &str) -> Option<&'a str> {
     v.get(field).and_then(Value::as_str)
+}
+
+/// When an event was stored (`ts`), else now.
+fn ts_of(payload: &Value) -> i64 {
+    payload
+        .get("ts")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(switchboard_storage::now_ms)
+}
+
+impl RunView {
+    /// `fields` with the run's head: `runId` (the client's), `sessionKey`, `sessionId`,
+    /// `agentId`.
+    fn frame(&self, mut fields: Value) -> Value {
+        fields["runId"] = json!(self.client_id);
+        fields["sessionKey"] = json!(self.session_key);
+        fields["sessionId"] = json!(self.session_id);
+        fields["agentId"] = json!(self.agent_id);
+        fields
+    }
 }
 
 impl OpenClaw {
@@ -92,10 +112,7 @@ impl OpenClaw {
             frames.push(event_frame("usage", payload, seq));
             return;
         };
-        let ts = payload
-            .get("ts")
-            .and_then(Value::as_i64)
-            .unwrap_or_else(switchboard_storage::now_ms);
+        let ts = ts_of(payload);
         let view = self.run_view(run_id, session_id, None);
         view.seq += 1;
         let mut data = json!({
@@ -105,16 +122,12 @@ impl OpenClaw {
         if let Some(cost) = payload.get("cost").filter(|c| !c.is_null()) {
             data["cost"] = cost.clone();
         }
-        let out = json!({
-            "runId": view.client_id,
-            "sessionKey": view.session_key,
-            "sessionId": view.session_id,
-            "agentId": view.agent_id,
+        let out = view.frame(json!({
             "stream": "usage",
             "data": data,
             "seq": view.seq,
             "ts": ts,
-        });
+        }));
         frames.push(event_frame("agent", &out, seq));
     }
 
@@ -140,20 +153,13 @@ impl OpenClaw {
             frames.push(event_frame("chat", payload, seq));
             return;
         };
-        let ts = payload
-            .get("ts")
-            .and_then(Value::as_i64)
-            .unwrap_or_else(switchboard_storage::now_ms);
+        let ts = ts_of(payload);
         let view = self.run_view(run_id, session_id, None);
         view.seq += 1;
         if let Some(chunk) = str_of(payload, "chunk") {
             chunk.clone_into(&mut view.text);
         }
-        let out = json!({
-            "runId": view.client_id,
-            "sessionKey": view.session_key,
-            "sessionId": view.session_id,
-            "agentId": view.agent_id,
+        let out = view.frame(json!({
             "seq": view.seq,
             "state": "delta",
             "deltaText": payload.get("delta").cloned().unwrap_or(json!("")),
@@ -162,7 +168,7 @@ impl OpenClaw {
                 "content": [{ "type": "text", "text": view.text }],
                 "timestamp": ts,
             },
-        });
+        }));
         frames.push(event_frame("chat", &out, seq));
     }
 
@@ -178,10 +184,7 @@ impl OpenClaw {
             frames.push(event_frame("agent", payload, seq));
             return;
         };
-        let ts = payload
-            .get("ts")
-            .and_then(Value::as_i64)
-            .unwrap_or_else(switchboard_storage::now_ms);
+        let ts = ts_of(payload);
         let error = str_of(payload, "error");
         let run_id = run_id.to_owned();
         let view = self.run_view(&run_id, session_id, str_of(payload, "agentId"));
@@ -199,16 +202,12 @@ impl OpenClaw {
                 "error": error.unwrap_or(status) }),
         };
         view.seq += 1;
-        let lifecycle = json!({
-            "runId": view.client_id,
-            "sessionKey": view.session_key,
-            "sessionId": view.session_id,
-            "agentId": view.agent_id,
+        let lifecycle = view.frame(json!({
             "stream": "lifecycle",
             "data": data,
             "seq": view.seq,
             "ts": ts,
-        });
+        }));
         frames.push(event_frame("agent", &lifecycle, seq));
         if status == "started" {
             return;
@@ -219,13 +218,9 @@ impl OpenClaw {
             "content": [{ "type": "text", "text": view.text }],
             "timestamp": ts,
         });
-        let mut chat = json!({
-            "runId": view.client_id,
-            "sessionKey": view.session_key,
-            "sessionId": view.session_id,
-            "agentId": view.agent_id,
+        let mut chat = view.frame(json!({
             "seq": view.seq,
-        });
+        }));
         match status {
             "completed" => {
                 chat["state"] = json!("final");
