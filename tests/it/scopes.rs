@@ -677,11 +677,24 @@ fn cases_for(
                 if name == "agent" {
                     params["agentId"] = json!(s.agent);
                 }
+                // Out of scope: refused exactly as a key no session has yet (a send by key
+                // must not tell whether the session exists).
+                let unknown = Fixture::unknown_key(s.agent);
+                let mut unknown_params = params.clone();
+                unknown_params["sessionKey"] = json!(unknown);
                 cases.push(case(
                     format!("session {} ({scope_word}) by key", s.label),
                     name,
                     params,
-                    if inside { Expect::Ok } else { Expect::NotFound },
+                    if inside {
+                        Expect::Ok
+                    } else {
+                        Expect::Unrevealing {
+                            unknown_params,
+                            name: s.key.clone(),
+                            unknown,
+                        }
+                    },
                 ));
                 if name == "agent" || name == "chat.send" && proto == Proto::OpenClaw {
                     continue;

@@ -4,6 +4,9 @@
 //! `NOT_FOUND` with the very message a missing one gets, so a scoped token learns nothing of
 //! what it may not see. Lists and topic deliveries are filtered where they are made.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde::Deserialize;
 use serde_json::Value;
 use switchboard_api::session_key;
@@ -17,8 +20,14 @@ use crate::rpc::ApiError;
 #[derive(Debug, Clone)]
 pub struct ScopeCheck {
     store: Store,
-    agents: std::sync::Arc<[String]>,
+    agents: Arc<[String]>,
+    /// The agent of each session seen (a session's agent never changes, and ids are never
+    /// reused), so that a scoped call costs a store read once per session, not per call.
+    agent_of: Arc<Mutex<HashMap<String, String>>>,
 }
+
+/// Sessions whose agents are remembered; past it the memory starts afresh.
+const MAX_REMEMBERED: usize = 10_000;
 
 /// The params a scope check reads; anything else is the method's business. jsonrpsee's
 /// methods also take each param by its Rust (snake_case) name: those are read too.
@@ -47,7 +56,43 @@ impl ScopeCheck {
         ScopeCheck {
             store,
             agents: agents.into(),
+            agent_of: Arc::default(),
         }
+    }
+
+    /// Whether session `id` is in `scope`: `None` when there is no such session. The store is
+    /// read only for a session not seen before (a scope listing it, or all of its agent's,
+    /// answers without one).
+    async fn session_in_scope(&self, id: &str, scope: &Scope) -> Result<Option<bool>, ApiError> {
+        if scope
+            .sessions
+            .as_ref()
+            .is_some_and(|s| s.iter().any(|l| l == id))
+        {
+            // Listed: in scope whatever its agent (a missing one the method reports).
+            return Ok(Some(true));
+        }
+        let known = self
+            .agent_of
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned();
+        let agent = match known {
+            Some(agent) => agent,
+            None => {
+                let Some(session) = self.store.get_session(id).await? else {
+                    return Ok(None);
+                };
+                let mut agent_of = self.agent_of.lock().unwrap_or_else(|p| p.into_inner());
+                if agent_of.len() >= MAX_REMEMBERED {
+                    agent_of.clear();
+                }
+                agent_of.insert(session.id, session.agent_id.clone());
+                session.agent_id
+            }
+        };
+        Ok(Some(scope.allows_session(id, &agent)))
     }
 
     /// Whether a principal limited to `scope` may make this call (`params` as sent).
@@ -89,10 +134,8 @@ impl ScopeCheck {
     async fn session(&self, n: &Named, scope: &Scope, may_start: bool) -> Result<(), ApiError> {
         let agent_param = text(n.agent_id.as_ref());
         if let Some(id) = text(n.session_id.as_ref()) {
-            return match self.store.get_session(id).await? {
-                Some(s) if !scope.allows_session(&s.id, &s.agent_id) => {
-                    Err(ApiError::NotFound(format!("no session {id}")))
-                }
+            return match self.session_in_scope(id, scope).await? {
+                Some(false) => Err(ApiError::NotFound(format!("no session {id}"))),
                 // In scope, or missing: the method answers as for anyone.
                 _ => Ok(()),
             };
@@ -109,15 +152,27 @@ impl ScopeCheck {
             else {
                 return Ok(());
             };
+            // A key's session belongs to the key's agent: all of that agent's sessions in
+            // scope, no read is needed.
+            if scope.allows_agent(agent) {
+                return Ok(());
+            }
             let found = self
                 .store
                 .find_session_for_key(agent, key.rest(), &key.to_string())
                 .await?;
-            return match found {
-                Some(s) if scope.allows_session(&s.id, &s.agent_id) => Ok(()),
-                Some(_) => Err(ApiError::NotFound(format!("no session for key {key}"))),
-                None if may_start => may_start_for(scope, agent),
-                None => Ok(()),
+            let listed = found
+                .as_ref()
+                .is_some_and(|s| scope.allows_session(&s.id, &s.agent_id));
+            return match (listed, may_start) {
+                (true, _) => Ok(()),
+                // A send by key is refused alike whether the session exists or not, so that
+                // it does not tell (the agent is not in scope: no new session either).
+                (false, true) => may_start_for(scope, agent),
+                (false, false) if found.is_some() => {
+                    Err(ApiError::NotFound(format!("no session for key {key}")))
+                }
+                (false, false) => Ok(()),
             };
         }
         if may_start {
@@ -134,10 +189,10 @@ impl ScopeCheck {
         let Some(approval) = self.store.get_approval(id).await? else {
             return Ok(());
         };
-        let in_scope = match self.store.get_session(&approval.session_id).await? {
-            Some(s) => scope.allows_session(&s.id, &s.agent_id),
-            None => false,
-        };
+        let in_scope = self
+            .session_in_scope(&approval.session_id, scope)
+            .await?
+            .unwrap_or(false);
         if in_scope {
             Ok(())
         } else {
@@ -158,8 +213,8 @@ impl ScopeCheck {
             if listed {
                 return Ok(());
             }
-            return match self.store.get_session(id).await? {
-                Some(s) if scope.allows_session(&s.id, &s.agent_id) => Ok(()),
+            return match self.session_in_scope(id, scope).await? {
+                Some(true) => Ok(()),
                 _ => Err(ApiError::NotFound(format!("no session {id}"))),
             };
         }
