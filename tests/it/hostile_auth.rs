@@ -329,3 +329,42 @@ async fn a_burst_of_token_creates_stays_within_a_memory_bound() {
         after_second / 1024
     );
 }
+
+#[tokio::test]
+async fn connecting_again_as_a_scoped_principal_drops_the_subscriptions_made_before() {
+    // A `*` subscription made with an unscoped token must not go on delivering everything once
+    // the connection has authenticated as a token scoped to one session.
+    let server = TestServer::start(&[]).await;
+    let admin_token = server.token(Role::Admin).await;
+    let mut admin = WsClient::connected(server.addr, Some(&admin_token), "admin").await;
+    let created = admin
+        .call(
+            "tokens.create",
+            json!({ "name": "narrow", "role": "viewer", "scope": { "sessions": ["ses_none"] } }),
+        )
+        .await;
+    let scoped = created["payload"]["token"].as_str().unwrap().to_owned();
+    let wide = server.token(Role::Viewer).await;
+    let mut c = WsClient::connected(server.addr, Some(&wide), "switcher").await;
+    let sub = c.call("subscribe", json!({ "topic": "*" })).await;
+    assert_eq!(sub["ok"], true, "{sub}");
+    let again = c
+        .call("connect", connect_params(Some(&scoped), "switcher"))
+        .await;
+    assert_eq!(again["ok"], true, "{again}");
+    admin
+        .call(
+            "chat.send",
+            json!({ "agentId": "main", "message": "out of scope" }),
+        )
+        .await;
+    // Something in order after whatever the chat could have sent this connection.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let health = c.call("health", json!({})).await;
+    assert_eq!(health["ok"], true);
+    assert!(
+        c.events.iter().all(|e| e["event"] == "connect.challenge"),
+        "no event of an out-of-scope session: {:?}",
+        c.events
+    );
+}

@@ -57,6 +57,18 @@ pub(super) async fn connect(
         _ => principal.role,
     };
     let principal = Principal { role, ..principal };
+    // A connection that authenticates again as another principal (or the same token with
+    // another scope or role) starts without the subscriptions it made before: they were
+    // granted to the earlier principal, whose scope and revocation no longer govern them.
+    if let Some(earlier) = conn.identity()
+        && (earlier.principal.token_id != principal.token_id
+            || earlier.principal.kind != principal.kind
+            || earlier.principal.role != principal.role
+            || earlier.principal.scope != principal.scope)
+    {
+        state.hub.remove_connection(&conn.id);
+        conn.subscriptions.store(0, Ordering::Relaxed);
+    }
     conn.set_identity(Identity {
         principal: principal.clone(),
         user_id: user_id.clone(),
