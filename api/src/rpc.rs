@@ -8,7 +8,6 @@
 use jsonrpsee::core::RpcResult;
 use jsonrpsee::proc_macros::rpc;
 
-use crate::{Role, Scope};
 use crate::types::{
     AbortResult, AgentList, ApprovalList, ChatSendResult, ChatStartResult, CommandList,
     DeleteResult, History, ModelList, PublicConfig, QuestionList, ResolveResult, SessionDetail,
@@ -18,6 +17,7 @@ use crate::types::{
     AuditList, ClientInfo, ConnectAuth, ConnectResult, ConnectionList, CreatedTokenInfo,
     HealthResult, KickResult, RevokeResult, StatusResult, TokenList,
 };
+use crate::{Role, Scope};
 
 /// `connect`, `health`, `status`.
 #[cfg_attr(not(feature = "client"), rpc(server))]
