@@ -271,9 +271,6 @@ enum Expect {
     /// `ok`, and the payload passes a check (e.g. it names the session).
     OkWhere(Check),
     Forbidden,
-    /// `NOT_FOUND` (a `sessionKey` naming an out-of-scope session in `chat.send`, where an
-    /// unknown key would create a session).
-    NotFound,
     /// Answered exactly as `unknown_params` are (naming something that does not exist), with
     /// `name` in place of `unknown`: `NOT_FOUND` in frames, OpenClaw's empty answer where it
     /// has one.
@@ -1085,13 +1082,6 @@ async fn run_case(
                 Ok(())
             } else {
                 fail("want FORBIDDEN".to_owned())
-            }
-        }
-        Expect::NotFound => {
-            if res["error"]["code"] == "NOT_FOUND" {
-                Ok(())
-            } else {
-                fail("want NOT_FOUND".to_owned())
             }
         }
         Expect::LikeUnknown {
